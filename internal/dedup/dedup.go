@@ -1,0 +1,136 @@
+// Package dedup makes one fact one event. ESXi reports a login several
+// times: hostd's "Accepted password ..." and "Event N : User x@ip logged in"
+// (same opID), sshd's "Accepted ..." and vobd's "SSH session was opened"
+// (once per correlator). Reports of the same fact share a key; within a
+// short window the fact is counted as often as the most prolific single
+// reporter saw it, so N genuine logins reported by two programs still count
+// N, and one login reported by three programs counts once.
+package dedup
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+)
+
+// DefaultWindow is how far apart (in event time) reports of one fact may be.
+const DefaultWindow = 5 * time.Second
+
+// DefaultMaxKeys bounds the memory of a Filter.
+const DefaultMaxKeys = 65536
+
+type entry struct {
+	first   time.Time
+	emitted int
+	counts  map[string]int
+}
+
+// Filter de-duplicates events. It is safe for concurrent use.
+type Filter struct {
+	window  time.Duration
+	maxKeys int
+	mu      sync.Mutex
+	m       map[string]*entry
+	latest  time.Time
+}
+
+// New returns a Filter; zero arguments take the defaults.
+func New(window time.Duration, maxKeys int) *Filter {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	if maxKeys <= 0 {
+		maxKeys = DefaultMaxKeys
+	}
+	return &Filter{window: window, maxKeys: maxKeys, m: map[string]*entry{}}
+}
+
+// Key identifies the fact an event reports. Which fields make up a fact
+// depends on the kind: a login is a user's (within one hostd operation when
+// the line names it); a service or lockdown change is a host's, whoever
+// the line names as its user (hostd names one, the init script does not).
+// The client IP is left out on purpose: some reports of a session name it
+// and some do not.
+func Key(e *audit.Event) string {
+	var parts []string
+	switch e.Kind {
+	case audit.KindLogin, audit.KindLoginFailed, audit.KindLogout, audit.KindAccountLocked:
+		parts = []string{e.Host, string(e.Kind), e.Method, e.User, e.OpID}
+	case audit.KindServiceEnabled, audit.KindServiceDisabled, audit.KindLockdownEnabled, audit.KindLockdownDisabled:
+		parts = []string{e.Host, string(e.Kind), e.Service}
+	case audit.KindConfigChanged:
+		parts = []string{e.Host, string(e.Kind), e.Setting, truncate(e.Command)}
+	case audit.KindShellCommand:
+		parts = []string{e.Host, string(e.Kind), e.User, truncate(e.Command)}
+	default:
+		parts = []string{e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID}
+	}
+	return strings.Join(parts, "\x00")
+}
+
+func truncate(s string) string {
+	if len(s) > 256 {
+		return s[:256]
+	}
+	return s
+}
+
+// Allow reports whether e should be counted.
+func (f *Filter) Allow(e *audit.Event) bool {
+	k := Key(e)
+	rep := e.Reporter
+	if rep == "" {
+		rep = e.Rule
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if e.Time.After(f.latest) {
+		f.latest = e.Time
+	}
+	en := f.m[k]
+	if en != nil && absDuration(e.Time.Sub(en.first)) > f.window {
+		en = nil
+	}
+	if en == nil {
+		if len(f.m) >= f.maxKeys {
+			f.prune()
+		}
+		en = &entry{first: e.Time, counts: map[string]int{}}
+		f.m[k] = en
+	}
+	en.counts[rep]++
+	if en.counts[rep] > en.emitted {
+		en.emitted++
+		return true
+	}
+	return false
+}
+
+// prune drops entries outside the window of the latest event; if that does
+// not free enough, it starts over (a flood of distinct keys).
+func (f *Filter) prune() {
+	for k, en := range f.m {
+		if f.latest.Sub(en.first) > f.window {
+			delete(f.m, k)
+		}
+	}
+	if len(f.m) >= f.maxKeys*3/4 {
+		f.m = make(map[string]*entry, f.maxKeys/4)
+	}
+}
+
+// Len returns the number of keys remembered.
+func (f *Filter) Len() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.m)
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}

@@ -1,0 +1,170 @@
+// Package metrics is the Prometheus sink: it turns audit events into
+// counters and last-seen gauges with bounded label cardinality, and holds
+// the exporter's health metrics.
+package metrics
+
+import (
+	"strconv"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+)
+
+// Namespace prefixes every metric.
+const Namespace = "vsphere_audit"
+
+// Options configure the sink.
+type Options struct {
+	// MaxSeries caps the label sets of each audit metric (default 10000).
+	MaxSeries int
+	// MaxLabelLen caps one label value in bytes (default 128).
+	MaxLabelLen int
+}
+
+// family is a counter with its last-seen gauge over the same labels.
+type family struct {
+	total    *prometheus.CounterVec
+	lastSeen *prometheus.GaugeVec
+	lim      *limiter
+}
+
+func (f *family) observe(ts float64, vals ...string) {
+	vals = f.lim.admit(vals)
+	f.total.WithLabelValues(vals...).Inc()
+	if f.lastSeen != nil {
+		g := f.lastSeen.WithLabelValues(vals...)
+		// Last seen means the newest event, even when events arrive out of order.
+		if ts > currentValue(g) {
+			g.Set(ts)
+		}
+	}
+}
+
+// Sink records audit events as metrics. It implements audit.Sink and
+// is safe for concurrent use.
+type Sink struct {
+	o        Options
+	overflow *prometheus.CounterVec
+
+	events        *family
+	logins        *family
+	failures      *family
+	logouts       *family
+	locks         *family
+	services      *family
+	serviceState  *prometheus.GaugeVec
+	serviceLim    *limiter
+	lockdown      *family
+	lockdownState *prometheus.GaugeVec
+	lockdownLim   *limiter
+	consoles      *family
+	migrations    *family
+	commands      *family
+	permissions   *family
+	configs       *family
+}
+
+// NewSink registers the audit metrics on reg.
+func NewSink(reg prometheus.Registerer, o Options) *Sink {
+	if o.MaxSeries <= 0 {
+		o.MaxSeries = 10000
+	}
+	if o.MaxLabelLen <= 0 {
+		o.MaxLabelLen = DefaultMaxLabelLen
+	}
+	s := &Sink{o: o}
+	s.overflow = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "label_overflow_total",
+		Help: "Samples that went to a metric's overflow series (all labels \"" + Overflow + "\") because the metric reached its series cap.",
+	}, []string{"metric"})
+	reg.MustRegister(s.overflow)
+
+	fam := func(name, help, seenHelp string, labels ...string) *family {
+		f := &family{
+			total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name + "_total", Help: help}, labels),
+			lim:   newLimiter(Namespace+"_"+name+"_total", len(labels), o.MaxSeries, o.MaxLabelLen, s.overflow),
+		}
+		reg.MustRegister(f.total)
+		if seenHelp != "" {
+			f.lastSeen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name + "_last_seen_timestamp_seconds", Help: seenHelp}, labels)
+			reg.MustRegister(f.lastSeen)
+		}
+		return f
+	}
+	s.events = fam("events", "Audit events by source, host and kind.", "", "source", "host", "kind")
+	s.logins = fam("logins", "Successful logins. direct=\"true\" marks a login to an ESXi host that bypassed vCenter.",
+		"Time of the newest successful login with these labels.", "host", "user", "client_ip", "method", "direct")
+	s.failures = fam("login_failures", "Failed login attempts.",
+		"Time of the newest failed login with these labels.", "host", "user", "client_ip", "method")
+	s.logouts = fam("logouts", "Sessions ended.", "", "host", "user", "client_ip", "method")
+	s.locks = fam("account_locks", "Accounts locked after repeated login failures.",
+		"Time of the newest account lock.", "host", "user")
+	s.services = fam("service_changes", "SSH, ESXi Shell and DCUI enabled or disabled (state).",
+		"Time of the newest change to this state.", "host", "service", "state")
+	s.serviceState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "service_enabled",
+		Help: "1 if the last change seen for the service enabled it, 0 if it disabled it."}, []string{"host", "service"})
+	s.serviceLim = newLimiter(Namespace+"_service_enabled", 2, o.MaxSeries, o.MaxLabelLen, s.overflow)
+	reg.MustRegister(s.serviceState)
+	s.lockdown = fam("lockdown_changes", "Lockdown mode entered (state=\"enabled\") or left (state=\"disabled\").",
+		"Time of the newest lockdown change to this state.", "host", "state")
+	s.lockdownState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "lockdown_enabled",
+		Help: "1 if the last lockdown change seen entered lockdown mode, 0 if it left it."}, []string{"host"})
+	s.lockdownLim = newLimiter(Namespace+"_lockdown_enabled", 1, o.MaxSeries, o.MaxLabelLen, s.overflow)
+	reg.MustRegister(s.lockdownState)
+	s.consoles = fam("console_opened", "VM console sessions opened (console tickets issued).",
+		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type")
+	s.migrations = fam("vm_migrations", "VM migrations; user=\"DRS\" for DRS-initiated ones.",
+		"Time of the newest migration with these labels.", "vm", "user", "source_host", "target_host")
+	s.commands = fam("shell_commands", "Commands run in the ESXi Shell or over SSH.",
+		"Time of the newest command with these labels.", "host", "user")
+	s.permissions = fam("permission_changes", "Permission, role and account changes (type).",
+		"Time of the newest change with these labels.", "host", "user", "type")
+	s.configs = fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...).",
+		"Time of the newest change with these labels.", "host", "user", "setting")
+	return s
+}
+
+// Record implements audit.Sink.
+func (s *Sink) Record(e audit.Event) {
+	ts := float64(e.Time.UnixNano()) / 1e9
+	s.events.observe(ts, e.Source, e.Host, string(e.Kind))
+	switch e.Kind {
+	case audit.KindLogin:
+		s.logins.observe(ts, e.Host, e.User, e.ClientIP, e.Method, strconv.FormatBool(e.Direct))
+	case audit.KindLoginFailed:
+		s.failures.observe(ts, e.Host, e.User, e.ClientIP, e.Method)
+	case audit.KindLogout:
+		s.logouts.observe(ts, e.Host, e.User, e.ClientIP, e.Method)
+	case audit.KindAccountLocked:
+		s.locks.observe(ts, e.Host, e.User)
+	case audit.KindServiceEnabled, audit.KindServiceDisabled:
+		state, v := "enabled", 1.0
+		if e.Kind == audit.KindServiceDisabled {
+			state, v = "disabled", 0
+		}
+		s.services.observe(ts, e.Host, e.Service, state)
+		s.serviceState.WithLabelValues(s.serviceLim.admit([]string{e.Host, e.Service})...).Set(v)
+	case audit.KindLockdownEnabled, audit.KindLockdownDisabled:
+		state, v := "enabled", 1.0
+		if e.Kind == audit.KindLockdownDisabled {
+			state, v = "disabled", 0
+		}
+		s.lockdown.observe(ts, e.Host, state)
+		s.lockdownState.WithLabelValues(s.lockdownLim.admit([]string{e.Host})...).Set(v)
+	case audit.KindConsoleOpened:
+		s.consoles.observe(ts, e.Host, e.VM, e.User, e.TicketType)
+	case audit.KindVMMigrated:
+		s.migrations.observe(ts, e.VM, e.User, e.SourceHost, e.TargetHost)
+	case audit.KindShellCommand:
+		s.commands.observe(ts, e.Host, e.User)
+	case audit.KindPermissionChanged:
+		s.permissions.observe(ts, e.Host, e.User, "permission")
+	case audit.KindRoleChanged:
+		s.permissions.observe(ts, e.Host, e.User, "role")
+	case audit.KindAccountChanged:
+		s.permissions.observe(ts, e.Host, e.User, "account")
+	case audit.KindConfigChanged:
+		s.configs.observe(ts, e.Host, e.User, e.Setting)
+	}
+}

@@ -1,0 +1,332 @@
+// Package rules turns parsed log records into audit events. Detections live
+// in one table of rules per program (hostd.go, sshd.go, vobd.go, shell.go,
+// vpxd.go, sso.go): a new detection is one Rule entry plus one testdata line.
+//
+// Every rule first applies cheap literal checks (ID, Prefix, Contains) so
+// that the noise that makes up most of a log stream is rejected before any
+// regular expression runs.
+package rules
+
+import (
+	"net/netip"
+	"regexp"
+	"strings"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
+)
+
+// MaxMessage bounds the Message field copied into an event.
+const MaxMessage = 1024
+
+// Rule is one detection.
+type Rule struct {
+	Name string
+	Kind audit.Kind
+
+	// Cheap literal filters, all optional, checked in this order.
+	ID       string // the table's Prepare step set Input.ID to exactly this (vob id, vCenter event class)
+	Prefix   string // Input.Text starts with this
+	Contains string // Input.Text contains this
+
+	// Re, when set, must match Input.Text. Named groups fill the event
+	// field of the same JSON name (user, client_ip, vm, source_host,
+	// target_host, service, ticket_type, setting, command, host).
+	Re *regexp.Regexp
+
+	// Constant fields.
+	Method, Service, TicketType, Setting, User string
+
+	// Fn may adjust the event; returning false drops it.
+	Fn func(in *Input, e *audit.Event) bool
+
+	// Continue lets later rules of the table match the same record too
+	// (a shell command that is also a config change).
+	Continue bool
+
+	groups []string
+}
+
+// Input is what rules see of a record after the table's Prepare step.
+type Input struct {
+	Rec  *logline.Record
+	Text string // the text rules match against (Body, possibly trimmed)
+	ID   string // an identifier extracted by Prepare (vob id, event class)
+	// Host, when set, overrides the record's host (a vCenter event about an ESXi host).
+	Host string
+	// Reporter distinguishes several reports of the same fact by the same
+	// rule (vobd's correlators), for de-duplication.
+	Reporter string
+	// Fields extracted by Prepare: User and ClientIP become the event's
+	// unless a rule sets them; Target and Extra are for Fn.
+	User, ClientIP, Target, Extra string
+}
+
+// Table is the rule table of one program.
+type Table struct {
+	Name string
+	// Programs are the normalized program names the table applies to.
+	Programs []string
+	// Sniff, when set, lets the table claim records whose program has no
+	// table (bare message parts, vCenter files forwarded under other tags).
+	Sniff func(text string) bool
+	// Prepare, when set, extracts Input.ID and friends; false skips the table.
+	Prepare func(in *Input) bool
+	Rules   []Rule
+
+	byID  map[string][]int
+	plain []int
+}
+
+// Classifier applies the rule tables. It is safe for concurrent use.
+type Classifier struct {
+	tables    []*Table
+	byProgram map[string][]*Table
+	sniffers  []*Table
+}
+
+// New builds a classifier from tables (Default() when none are given).
+func New(tables ...*Table) *Classifier {
+	if len(tables) == 0 {
+		tables = Default()
+	}
+	c := &Classifier{tables: tables, byProgram: map[string][]*Table{}}
+	for _, t := range tables {
+		t.byID = map[string][]int{}
+		t.plain = t.plain[:0]
+		for i := range t.Rules {
+			r := &t.Rules[i]
+			if r.Re != nil {
+				r.groups = r.Re.SubexpNames()
+			}
+			if r.ID != "" {
+				t.byID[r.ID] = append(t.byID[r.ID], i)
+			} else {
+				t.plain = append(t.plain, i)
+			}
+		}
+		for _, p := range t.Programs {
+			c.byProgram[p] = append(c.byProgram[p], t)
+		}
+		if t.Sniff != nil {
+			c.sniffers = append(c.sniffers, t)
+		}
+	}
+	return c
+}
+
+// Default returns the built-in rule tables.
+func Default() []*Table {
+	return []*Table{hostdTable(), sshdTable(), sshInitTable(), esxShellTable(), loginTable(),
+		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable()}
+}
+
+// Tables returns the tables in use.
+func (c *Classifier) Tables() []*Table { return c.tables }
+
+// Classify appends the events found in rec to out. Continuation lines never
+// produce events of their own.
+func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Event {
+	if rec.Continuation || rec.Body == "" && rec.SDID == "" {
+		return out
+	}
+	tables := c.byProgram[rec.Program]
+	if tables == nil {
+		for _, t := range c.sniffers {
+			if t.Sniff(rec.Body) {
+				tables = []*Table{t}
+				break
+			}
+		}
+	}
+	for _, t := range tables {
+		in := Input{Rec: rec, Text: rec.Body}
+		if t.Prepare != nil && !t.Prepare(&in) {
+			continue
+		}
+		n := len(out)
+		if in.ID != "" {
+			out = c.apply(t, t.byID[in.ID], &in, out)
+		}
+		if len(out) == n {
+			out = c.apply(t, t.plain, &in, out)
+		}
+		if len(out) > n {
+			break
+		}
+	}
+	return out
+}
+
+func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []audit.Event {
+	for _, i := range idx {
+		r := &t.Rules[i]
+		if r.ID != "" && r.ID != in.ID {
+			continue
+		}
+		if r.Prefix != "" && !strings.HasPrefix(in.Text, r.Prefix) {
+			continue
+		}
+		if r.Contains != "" && !strings.Contains(in.Text, r.Contains) {
+			continue
+		}
+		var m []string
+		if r.Re != nil {
+			m = r.Re.FindStringSubmatch(in.Text)
+			if m == nil {
+				continue
+			}
+		}
+		e := audit.Event{
+			Time:       in.Rec.Time,
+			Source:     audit.SourceSyslog,
+			Host:       in.Rec.Host,
+			Kind:       r.Kind,
+			Method:     r.Method,
+			Service:    r.Service,
+			TicketType: r.TicketType,
+			Setting:    r.Setting,
+			User:       r.User,
+			Rule:       t.Name + "/" + r.Name,
+			OpID:       in.Rec.Param("opID"),
+		}
+		e.Reporter = e.Rule
+		if in.Reporter != "" {
+			e.Reporter += "/" + in.Reporter
+		}
+		if in.Host != "" {
+			e.Host = in.Host
+		}
+		if in.User != "" && e.User == "" {
+			e.User = in.User
+		}
+		if in.ClientIP != "" {
+			e.ClientIP = in.ClientIP
+		}
+		for gi, name := range r.groups {
+			if name != "" && gi < len(m) && m[gi] != "" {
+				setField(&e, name, m[gi])
+			}
+		}
+		if r.Fn != nil && !r.Fn(in, &e) {
+			continue
+		}
+		Finish(&e, in.Rec)
+		if len(in.Text) > MaxMessage {
+			e.Message = in.Text[:MaxMessage]
+		} else {
+			e.Message = in.Text
+		}
+		out = append(out, e)
+		if !r.Continue {
+			break
+		}
+	}
+	return out
+}
+
+func setField(e *audit.Event, name, v string) {
+	switch name {
+	case "user":
+		e.User = v
+	case "client_ip":
+		e.ClientIP = v
+	case "vm":
+		e.VM = v
+	case "source_host":
+		e.SourceHost = v
+	case "target_host":
+		e.TargetHost = v
+	case "service":
+		e.Service = v
+	case "ticket_type":
+		e.TicketType = v
+	case "setting":
+		e.Setting = v
+	case "command":
+		e.Command = v
+	case "host":
+		e.Host = v
+	}
+}
+
+// Finish applies the rules every source shares: the user taken from the
+// record's structured data when the line itself names none, the outcome,
+// and whether a login is direct. The vCenter collector calls it too.
+func Finish(e *audit.Event, rec *logline.Record) {
+	if e.User == "" && rec != nil {
+		if u := rec.Param("user"); u != "" {
+			e.User = u
+		}
+	}
+	e.User = CleanUser(e.User)
+	e.ClientIP = cleanIP(e.ClientIP)
+	if e.Outcome == "" {
+		switch e.Kind {
+		case audit.KindLoginFailed:
+			e.Outcome = audit.OutcomeFailure
+		default:
+			e.Outcome = audit.OutcomeSuccess
+		}
+	}
+	e.Direct = IsDirect(e)
+}
+
+// CleanUser strips the "vpxuser:" prefix ESXi puts before the vCenter user
+// acting through vCenter's account, and the quotes some messages use.
+func CleanUser(u string) string {
+	u = strings.Trim(u, `'"`)
+	if rest, ok := strings.CutPrefix(u, "vpxuser:"); ok && rest != "" {
+		return rest
+	}
+	return u
+}
+
+func cleanIP(ip string) string {
+	ip = strings.Trim(ip, `'".,[]`)
+	if i := strings.LastIndexByte(ip, '%'); i > 0 { // fe80::1%5
+		ip = ip[:i]
+	}
+	return ip
+}
+
+// IsInternalUser reports whether u is vCenter's own account on a host
+// (vpxuser) or the host's internal console session (dcui).
+func IsInternalUser(u string) bool {
+	return u == "vpxuser" || strings.HasPrefix(u, "vpxuser:") || u == "dcui"
+}
+
+// IsLoopback reports whether ip is a loopback address (local tooling on the host).
+func IsLoopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.IsLoopback()
+}
+
+// IsDirect reports whether e is a successful login to an ESXi host that did
+// not go through vCenter: a login by hostd, SSH or DCUI by anyone but
+// vCenter's vpxuser and the host's own dcui session, and not from local
+// tooling at 127.0.0.1.
+func IsDirect(e *audit.Event) bool {
+	if e.Kind != audit.KindLogin || e.Outcome == audit.OutcomeFailure {
+		return false
+	}
+	switch e.Method {
+	case audit.MethodHostd, audit.MethodSSH, audit.MethodDCUI:
+	default:
+		return false
+	}
+	if IsInternalUser(e.User) {
+		return false
+	}
+	if e.Method != audit.MethodDCUI && IsLoopback(e.ClientIP) {
+		return false
+	}
+	return true
+}
+
+// NeedsContinuation reports whether rec starts a multi-line message whose
+// classification needs its continuation lines (hostd's VmkVprobSource dump
+// of a VOB event).
+func NeedsContinuation(rec *logline.Record) bool {
+	return rec.Program == "hostd" && strings.HasPrefix(rec.Body, "VmkVprobSource::Post event")
+}

@@ -1,0 +1,169 @@
+package rules
+
+import (
+	"regexp"
+	"strings"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+)
+
+// hostdTable: ESXi's hostd (Host Client, API, SDK sessions; host events).
+// Rules match the text after "Event N : " for event-manager lines.
+//
+// Real lines (testdata/, log-samples.md §2, §3, §5, §11):
+//
+//	Event 99 : User root@192.168.127.10 logged in as Mozilla/5.0 ...
+//	Accepted password for user root from 192.168.127.10 - session=...
+//	Rejected password for user root from xxx.xxx.xxx.xxx
+//	Event 175 : Cannot login root@xxx.xxx.xxx.xxx
+//	Event 129 : SSH access has been enabled.
+//	Event 130 : SSH for the host nc-ass-vip.sdv.fr has been enabled
+//	TSM-SSH running status is true
+//	Set called with key 'Config.HostAgent.plugins.hostsvc.esxAdminsGroup' value '"ESX Admins new"'
+func hostdTable() *Table {
+	return &Table{
+		Name:     "hostd",
+		Programs: []string{"hostd"},
+		Prepare:  prepareHostd,
+		Rules: []Rule{
+			{Name: "login_event", Kind: audit.KindLogin, Method: audit.MethodHostd, Prefix: "User ", Contains: " logged in",
+				Re: regexp.MustCompile(`^User (?P<user>\S+)@(?P<client_ip>\S+) logged in`)},
+			{Name: "accepted_password", Kind: audit.KindLogin, Method: audit.MethodHostd, Prefix: "Accepted password for user ",
+				Re: regexp.MustCompile(`^Accepted password for user (?P<user>\S+) from (?P<client_ip>\S+)`)},
+			{Name: "logout_event", Kind: audit.KindLogout, Method: audit.MethodHostd, Prefix: "User ", Contains: " logged out",
+				Re: regexp.MustCompile(`^User (?P<user>\S+)@(?P<client_ip>\S+) logged out`)},
+			{Name: "rejected_password", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Prefix: "Rejected password for user ",
+				Re: regexp.MustCompile(`^Rejected password for user (?P<user>\S+) from (?P<client_ip>\S+)`)},
+			{Name: "cannot_login", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Prefix: "Cannot login ",
+				Re: regexp.MustCompile(`^Cannot login (?P<user>\S+)@(?P<client_ip>\S+)`)},
+			// VOBs that hostd relays as events (same texts as AuditIDs' descriptions).
+			{Name: "ssh_session_opened", Kind: audit.KindLogin, Method: audit.MethodSSH, Prefix: "SSH session was opened for ", Fn: userFromQuoted},
+			{Name: "ssh_session_closed", Kind: audit.KindLogout, Method: audit.MethodSSH, Prefix: "SSH session was closed for ", Fn: userFromQuoted},
+			{Name: "ssh_login_failed", Kind: audit.KindLoginFailed, Method: audit.MethodSSH, Prefix: "SSH login has failed for ", Fn: userFromQuoted},
+			{Name: "account_locked", Kind: audit.KindAccountLocked, Prefix: "Remote access for ESXi local user account ", Fn: userFromQuoted},
+			{Name: "audit_description", Fn: auditFromDescription},
+			// RemoteTSMEnabledEvent / LocalTSMEnabledEvent texts.
+			{Name: "ssh_for_host", Prefix: "SSH for the host ", Service: audit.ServiceSSH, Fn: enabledDisabled},
+			{Name: "shell_for_host", Prefix: "ESXi Shell for the host ", Service: audit.ServiceESXiShell, Fn: enabledDisabled},
+			// Hostsvc.ServiceSystem state changes.
+			{Name: "tsm_ssh_running", Prefix: "TSM-SSH running status is ", Service: audit.ServiceSSH, Fn: runningStatus},
+			{Name: "tsm_running", Prefix: "TSM running status is ", Service: audit.ServiceESXiShell, Fn: runningStatus},
+			{Name: "dcui_running", Prefix: "DCUI running status is ", Service: audit.ServiceDCUI, Fn: runningStatus},
+			// Advanced settings (Splunk "ESXi Loghost Config Tampering", Aria "Remote syslog destination changed").
+			{Name: "set_advanced_option", Kind: audit.KindConfigChanged, Prefix: "Set called with key ",
+				Re: regexp.MustCompile(`^Set called with key '(?P<key>[^']+)'`), Fn: advancedOption},
+			// PermissionAddedEvent / PermissionUpdatedEvent / PermissionRemovedEvent texts on a host.
+			{Name: "permission_event", Kind: audit.KindPermissionChanged, Prefix: "Permission ",
+				Re: regexp.MustCompile(`^Permission (?:created|changed|rule removed|removed|updated) for '?(?P<principal>[^' ]+)'?`)},
+			// Multi-line VmkVprobSource dump of a VOB event (reassembled from "-->" lines).
+			{Name: "vprob_event", Prefix: "VmkVprobSource::Post event", Contains: "eventTypeId = \"", Fn: vprobEvent},
+		},
+	}
+}
+
+// prepareHostd trims "Event N : ".
+func prepareHostd(in *Input) bool {
+	s := in.Text
+	if strings.HasPrefix(s, "Event ") {
+		if i := strings.Index(s, " : "); i > 6 && i < 20 {
+			in.Text = s[i+3:]
+		}
+	}
+	return true
+}
+
+func userFromQuoted(in *Input, e *audit.Event) bool {
+	u, ip := userAtIP(in.Text)
+	if u == "" {
+		return false
+	}
+	e.User, e.ClientIP = u, ip
+	return true
+}
+
+func auditFromDescription(in *Input, e *audit.Event) bool {
+	a := LookupAuditDescription(in.Text)
+	if a == nil {
+		return false
+	}
+	eventFromAuditID(a, in.Text, e)
+	return true
+}
+
+func enabledDisabled(in *Input, e *audit.Event) bool {
+	switch {
+	case strings.Contains(in.Text, "has been enabled"):
+		e.Kind = audit.KindServiceEnabled
+	case strings.Contains(in.Text, "has been disabled"):
+		e.Kind = audit.KindServiceDisabled
+	default:
+		return false
+	}
+	return true
+}
+
+func runningStatus(in *Input, e *audit.Event) bool {
+	switch {
+	case strings.HasSuffix(in.Text, " true"):
+		e.Kind = audit.KindServiceEnabled
+	case strings.HasSuffix(in.Text, " false"):
+		e.Kind = audit.KindServiceDisabled
+	default:
+		return false
+	}
+	return true
+}
+
+// advancedSettings maps advanced-option keys to config settings. Keys not
+// listed are routine and produce no event.
+var advancedSettings = []struct{ prefix, setting string }{
+	{"Syslog.global.", audit.SettingSyslog},
+	{"Config.HostAgent.plugins.hostsvc.esxAdminsGroup", audit.SettingAdminsGroup},
+	{"Security.", audit.SettingOther},
+	{"DCUI.Access", audit.SettingLockdownExceptions},
+	{"UserVars.ESXiShell", audit.SettingOther},
+	{"UserVars.SuppressShellWarning", audit.SettingOther},
+	{"Config.HostAgent.plugins.solo.enableMob", audit.SettingOther},
+	{"VMkernel.Boot.execInstalledOnly", audit.SettingEncryption},
+}
+
+func advancedOption(in *Input, e *audit.Event) bool {
+	key := in.Text[len("Set called with key '"):]
+	if i := strings.IndexByte(key, '\''); i >= 0 {
+		key = key[:i]
+	}
+	for _, s := range advancedSettings {
+		if strings.HasPrefix(key, s.prefix) {
+			e.Setting = s.setting
+			return true
+		}
+	}
+	return false
+}
+
+var vprobTypeRe = regexp.MustCompile(`eventTypeId = "([^"]+)"`)
+var vprobValueRe = regexp.MustCompile(`value = "([^"]*)"`)
+
+// vprobEvent reads a reassembled "VmkVprobSource::Post event: (vim.event.EventEx) {...}" dump.
+func vprobEvent(in *Input, e *audit.Event) bool {
+	m := vprobTypeRe.FindStringSubmatch(in.Text)
+	if m == nil {
+		return false
+	}
+	a := LookupAuditID(m[1])
+	if a == nil {
+		return false
+	}
+	eventFromAuditID(a, "", e)
+	args := vprobValueRe.FindAllStringSubmatch(in.Text, 3)
+	switch a.Kind {
+	case audit.KindLogin, audit.KindLogout, audit.KindLoginFailed, audit.KindAccountLocked:
+		if len(args) > 0 {
+			e.User = args[0][1]
+		}
+		if len(args) > 1 {
+			e.ClientIP = args[1][1]
+		}
+	}
+	return true
+}
