@@ -10,6 +10,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"os"
@@ -19,8 +20,8 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/prometheus/client_golang/prometheus"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
@@ -42,10 +43,10 @@ const name = "vsphere_audit_exporter"
 const DefaultWebAddress = ":10055"
 
 func main() {
-	os.Exit(run(os.Args[1:]))
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout))
 }
 
-func run(args []string) int {
+func run(args []string, stdin io.Reader, stdout io.Writer) int {
 	app := kingpin.New(name, "Audit what vSphere administrators do: turns ESXi and vCenter syslog (logins, direct host logins that bypass vCenter, SSH and ESXi Shell, lockdown mode, VM consoles, migrations, permission and configuration changes) into Prometheus metrics.\n\nWith no command it runs the exporter: it listens for syslog on UDP and TCP port 1514 and serves /metrics on "+DefaultWebAddress+". Point ESXi at it with\n  esxcli system syslog config set --loghost='tcp://EXPORTER:1514'\nTry it without a vSphere farm: "+name+" --demo")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
@@ -86,7 +87,7 @@ func run(args []string) int {
 
 	switch cmd {
 	case replayCmd.FullCommand():
-		return runReplay(ctx, logger, rOpts)
+		return runReplay(ctx, logger, rOpts, stdin, stdout)
 	}
 
 	loc, err := time.LoadLocation(*timezone)

@@ -20,7 +20,7 @@ type replayOptions struct {
 	year     int
 	timezone string
 
-	files    []string
+	files []string
 }
 
 func replayFlags(cmd *kingpin.CmdClause) *replayOptions {
@@ -34,7 +34,7 @@ func replayFlags(cmd *kingpin.CmdClause) *replayOptions {
 	return o
 }
 
-func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions) int {
+func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin io.Reader, stdout io.Writer) int {
 	loc, err := time.LoadLocation(o.timezone)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s replay: --timezone: %v\n", name, err)
@@ -46,7 +46,7 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions) int {
 	}
 	for _, f := range o.files {
 		if f == "-" {
-			inputs = append(inputs, replay.Input{Name: "stdin", R: os.Stdin})
+			inputs = append(inputs, replay.Input{Name: "stdin", R: stdin})
 			continue
 		}
 		fh, err := os.Open(f)
@@ -71,7 +71,7 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions) int {
 			fmt.Fprintf(os.Stderr, "\r%d lines read, %d audit events", lines, events)
 		}
 	}
-	st, err := replay.Run(ctx, opts, inputs, os.Stdout)
+	st, err := replay.Run(ctx, opts, inputs, stdout)
 	if opts.Progress != nil {
 		fmt.Fprintln(os.Stderr)
 	}
@@ -87,5 +87,3 @@ func isTerminal(f *os.File) bool {
 	st, err := f.Stat()
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
-
-var _ io.Reader = os.Stdin

@@ -30,6 +30,7 @@ const (
 	KindRoleChanged       Kind = "role_changed"       // a role was added, changed or removed
 	KindAccountChanged    Kind = "account_changed"    // a local or SSO account/group/password was changed
 	KindConfigChanged     Kind = "config_changed"     // security-relevant configuration (setting says which)
+	KindLoggingFailed     Kind = "logging_failed"     // a host reports that remote logging failed or lost messages
 )
 
 // Kinds lists every kind, in documentation order.
@@ -38,6 +39,7 @@ var Kinds = []Kind{
 	KindServiceEnabled, KindServiceDisabled, KindLockdownEnabled, KindLockdownDisabled,
 	KindConsoleOpened, KindVMMigrated, KindShellCommand,
 	KindPermissionChanged, KindRoleChanged, KindAccountChanged, KindConfigChanged,
+	KindLoggingFailed,
 }
 
 // Methods: how a login reached its target.
@@ -66,7 +68,6 @@ const (
 	SettingEncryption         = "encryption"          // host encryption / secure boot / execInstalledOnly
 	SettingLockdownExceptions = "lockdown_exceptions" // lockdown exception users
 	SettingAdminsGroup        = "admins_group"        // Config.HostAgent.plugins.hostsvc.esxAdminsGroup
-	SettingLogging            = "logging"             // host stopped forwarding logs
 	SettingOther              = "other"
 )
 
@@ -111,6 +112,10 @@ type Event struct {
 	// operation it belongs to (hostd's opID). They are not exported.
 	Reporter string `json:"-"`
 	OpID     string `json:"-"`
+	// EventID is the sender's own id of the record ("hostd:975279" for
+	// hostd's "Event 975279", a vCenter event key): a record sent twice is
+	// counted once.
+	EventID string `json:"-"`
 }
 
 // Sink receives audit events. Implementations must be safe for concurrent use.

@@ -18,6 +18,9 @@ import (
 // DefaultWindow is how far apart (in event time) reports of one fact may be.
 const DefaultWindow = 5 * time.Second
 
+// maxWindowsPerKey bounds the windows remembered for one key.
+const maxWindowsPerKey = 4
+
 // DefaultMaxKeys bounds the memory of a Filter.
 const DefaultMaxKeys = 65536
 
@@ -32,7 +35,8 @@ type Filter struct {
 	window  time.Duration
 	maxKeys int
 	mu      sync.Mutex
-	m       map[string]*entry
+	m       map[string][]*entry
+	ids     map[string]time.Time
 	latest  time.Time
 }
 
@@ -44,7 +48,7 @@ func New(window time.Duration, maxKeys int) *Filter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	return &Filter{window: window, maxKeys: maxKeys, m: map[string]*entry{}}
+	return &Filter{window: window, maxKeys: maxKeys, m: map[string][]*entry{}, ids: map[string]time.Time{}}
 }
 
 // Key identifies the fact an event reports. Which fields make up a fact
@@ -61,7 +65,11 @@ func Key(e *audit.Event) string {
 	case audit.KindServiceEnabled, audit.KindServiceDisabled, audit.KindLockdownEnabled, audit.KindLockdownDisabled:
 		parts = []string{e.Host, string(e.Kind), e.Service}
 	case audit.KindConfigChanged:
-		parts = []string{e.Host, string(e.Kind), e.Setting, truncate(e.Command)}
+		// The shell command, hostd's "Set called with key" and vobd's VOB
+		// of one change name it differently; the setting is what they share.
+		parts = []string{e.Host, string(e.Kind), e.Setting}
+	case audit.KindPermissionChanged, audit.KindRoleChanged, audit.KindAccountChanged, audit.KindLoggingFailed:
+		parts = []string{e.Host, string(e.Kind)}
 	case audit.KindShellCommand:
 		parts = []string{e.Host, string(e.Kind), e.User, truncate(e.Command)}
 	default:
@@ -89,16 +97,36 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	if e.Time.After(f.latest) {
 		f.latest = e.Time
 	}
-	en := f.m[k]
-	if en != nil && absDuration(e.Time.Sub(en.first)) > f.window {
-		en = nil
+	if e.EventID != "" {
+		// The same record received twice (a resend, two relays).
+		idk := e.Host + "\x00" + e.EventID
+		if t, ok := f.ids[idk]; ok && absDuration(e.Time.Sub(t)) <= f.window {
+			return false
+		}
+		if len(f.ids) >= f.maxKeys {
+			f.ids = make(map[string]time.Time, f.maxKeys/4)
+		}
+		f.ids[idk] = e.Time
+	}
+	// A key keeps a few recent windows, so that a late report (a vCenter
+	// relay, arriving after a newer event) still finds its fact.
+	entries := f.m[k]
+	var en *entry
+	for _, x := range entries {
+		if absDuration(e.Time.Sub(x.first)) <= f.window {
+			en = x
+			break
+		}
 	}
 	if en == nil {
 		if len(f.m) >= f.maxKeys {
 			f.prune()
 		}
 		en = &entry{first: e.Time, counts: map[string]int{}}
-		f.m[k] = en
+		if len(entries) >= maxWindowsPerKey {
+			entries = entries[1:]
+		}
+		f.m[k] = append(entries, en)
 	}
 	en.counts[rep]++
 	if en.counts[rep] > en.emitted {
@@ -111,13 +139,13 @@ func (f *Filter) Allow(e *audit.Event) bool {
 // prune drops entries outside the window of the latest event; if that does
 // not free enough, it starts over (a flood of distinct keys).
 func (f *Filter) prune() {
-	for k, en := range f.m {
-		if f.latest.Sub(en.first) > f.window {
+	for k, entries := range f.m {
+		if f.latest.Sub(entries[len(entries)-1].first) > f.window {
 			delete(f.m, k)
 		}
 	}
 	if len(f.m) >= f.maxKeys*3/4 {
-		f.m = make(map[string]*entry, f.maxKeys/4)
+		f.m = make(map[string][]*entry, f.maxKeys/4)
 	}
 }
 

@@ -12,7 +12,12 @@ func finish(rec *Record) {
 	// Pre-8.0: "Hostd: info hostd[1053970] [Originator@6876 ...] text"
 	if tok, rest := token(b); isLevelWord(tok) {
 		rest = strings.TrimLeft(rest, " ")
-		if tag, after := token(rest); strings.IndexByte(tag, '[') > 0 && strings.HasSuffix(tag, "]") {
+		tag, after := token(rest)
+		// "hostd[32740B70][Originator@6876 ..." (ESXi 6.0: no space before the SD block)
+		if i := strings.Index(tag, "]["); i > 0 {
+			tag, after = rest[:i+1], rest[i+1:]
+		}
+		if strings.IndexByte(tag, '[') > 0 && strings.HasSuffix(tag, "]") {
 			rec.Level = tok
 			app, pid := splitTag(tag)
 			if rec.App == "" {

@@ -262,6 +262,9 @@ func (p *Parser) parseNoPRI(s string, rec *Record) {
 		rec.Level = tok
 		after = strings.TrimLeft(after, " ")
 		tag, body := token(after)
+		if i := strings.Index(tag, "]["); i > 0 {
+			tag, body = after[:i+1], after[i+1:]
+		}
 		rec.App, rec.PID = splitTag(strings.TrimSuffix(tag, ":"))
 		rec.Body = body
 		rec.Format = "esxi-level-file"

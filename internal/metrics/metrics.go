@@ -63,6 +63,7 @@ type Sink struct {
 	commands      *family
 	permissions   *family
 	configs       *family
+	logging       *family
 }
 
 // NewSink registers the audit metrics on reg.
@@ -122,6 +123,8 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 		"Time of the newest change with these labels.", "host", "user", "type")
 	s.configs = fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...).",
 		"Time of the newest change with these labels.", "host", "user", "setting")
+	s.logging = fam("logging_failures", "Hosts reporting that remote logging failed or lost messages (vmsyslogd).",
+		"Time of the newest logging failure.", "host")
 	return s
 }
 
@@ -166,5 +169,7 @@ func (s *Sink) Record(e audit.Event) {
 		s.permissions.observe(ts, e.Host, e.User, "account")
 	case audit.KindConfigChanged:
 		s.configs.observe(ts, e.Host, e.User, e.Setting)
+	case audit.KindLoggingFailed:
+		s.logging.observe(ts, e.Host)
 	}
 }

@@ -95,10 +95,15 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 		return st, fmt.Errorf("unknown output %q: want %q or %q", o.Output, OutputJSONL, OutputMetrics)
 	}
 	p := pipeline.New(pipeline.Options{}, sink)
+	// Offline, a line without a timestamp happened when the line before it did.
+	var lastTime time.Time
+	if o.Parser.Now == nil {
+		o.Parser.Now = func() time.Time { return lastTime }
+	}
 	parser := logline.NewParser(o.Parser)
 	last := time.Now()
 	for _, in := range inputs {
-		if err := replayOne(ctx, o, in, parser, p, &st, &last); err != nil {
+		if err := replayOne(ctx, o, in, parser, p, &st, &last, &lastTime); err != nil {
 			return st, err
 		}
 	}
@@ -122,7 +127,7 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	return st, bw.Flush()
 }
 
-func replayOne(ctx context.Context, o Options, in Input, parser *logline.Parser, p *pipeline.Pipeline, st *Stats, last *time.Time) error {
+func replayOne(ctx context.Context, o Options, in Input, parser *logline.Parser, p *pipeline.Pipeline, st *Stats, last, lastTime *time.Time) error {
 	br := bufio.NewReaderSize(in.R, 64<<10)
 	lineNo := 0
 	for {
@@ -148,6 +153,7 @@ func replayOne(ctx context.Context, o Options, in Input, parser *logline.Parser,
 				if rec.Host == "" {
 					rec.Host = o.Host
 				}
+				*lastTime = rec.Time
 				p.Process(&rec)
 			}
 		}

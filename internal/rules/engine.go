@@ -57,6 +57,8 @@ type Input struct {
 	// Reporter distinguishes several reports of the same fact by the same
 	// rule (vobd's correlators), for de-duplication.
 	Reporter string
+	// EventID is the sender's id of the record, when it has one.
+	EventID string
 	// Fields extracted by Prepare: User and ClientIP become the event's
 	// unless a rule sets them; Target and Extra are for Fn.
 	User, ClientIP, Target, Extra string
@@ -191,6 +193,9 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 			OpID:       in.Rec.Param("opID"),
 		}
 		e.Reporter = e.Rule
+		if in.EventID != "" {
+			e.EventID = t.Name + ":" + in.EventID
+		}
 		if in.Reporter != "" {
 			e.Reporter += "/" + in.Reporter
 		}

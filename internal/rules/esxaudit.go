@@ -52,7 +52,7 @@ var AuditIDs = []AuditID{
 	{ID: "esx.audit.esximage.install.securityalert", Kind: audit.KindConfigChanged, Setting: audit.SettingAcceptanceLevel},
 	{ID: "esx.audit.uw.security.User.ExecInstalledOnly.disabled", Kind: audit.KindConfigChanged, Setting: audit.SettingEncryption},
 	{ID: "esx.audit.uw.security.User.ExecInstalledOnly.enabled", Kind: audit.KindConfigChanged, Setting: audit.SettingEncryption},
-	{ID: "esx.problem.vmsyslogd.remote.failure", Kind: audit.KindConfigChanged, Setting: audit.SettingLogging, Description: "Remote logging host has become unreachable"},
+	{ID: "esx.problem.vmsyslogd.remote.failure", Kind: audit.KindLoggingFailed, Description: "Remote logging host has become unreachable"},
 }
 
 var auditByID = func() map[string]*AuditID {

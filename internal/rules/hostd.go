@@ -66,6 +66,7 @@ func prepareHostd(in *Input) bool {
 	s := in.Text
 	if strings.HasPrefix(s, "Event ") {
 		if i := strings.Index(s, " : "); i > 6 && i < 20 {
+			in.EventID = s[6:i]
 			in.Text = s[i+3:]
 		}
 	}

@@ -20,6 +20,14 @@ func shellTable() *Table {
 	return &Table{
 		Name:     "shell",
 		Programs: []string{"shell"},
+		// A command logged both as a shell.log line and as an audit record
+		// is two reports of one fact.
+		Prepare: func(in *Input) bool {
+			if strings.HasPrefix(in.Rec.SDID, "shell.cmd@") {
+				in.Reporter = "audit_record"
+			}
+			return true
+		},
 		Rules: []Rule{
 			{Name: "command", Kind: audit.KindShellCommand, Prefix: "[",
 				Re: regexp.MustCompile(`^\[(?P<user>[^\]]+)\]: (?P<command>.*)$`), Continue: true},

@@ -59,6 +59,8 @@ func prepareVOB(in *Input) bool {
 		return false
 	}
 	in.Extra = id
+	// One VOB is logged once per correlator, and as both vob.* and esx.audit.*.
+	in.Reporter += "/" + id
 	in.Text = strings.TrimLeft(s[end+1:], " ")
 	return true
 }

@@ -57,7 +57,7 @@ func vpxdTable() *Table {
 			{Name: "remote_tsm_enabled", ID: "RemoteTSMEnabledEvent", Kind: audit.KindServiceEnabled, Service: audit.ServiceSSH, Fn: hostFromText},
 			{Name: "host_admin_disabled", ID: "HostAdminDisableEvent", Kind: audit.KindLockdownEnabled, Fn: hostFromText},
 			{Name: "host_admin_enabled", ID: "HostAdminEnableEvent", Kind: audit.KindLockdownDisabled, Fn: hostFromText},
-			{Name: "syslog_lost", ID: "GeneralHostWarningEvent", Kind: audit.KindConfigChanged, Setting: audit.SettingLogging,
+			{Name: "syslog_lost", ID: "GeneralHostWarningEvent", Kind: audit.KindLoggingFailed,
 				Contains: "log messages", Re: regexp.MustCompile(`^Issue detected on (?P<host>\S+) in .*: vmsyslog logger \S+ lost \d+ log messages`)},
 			// EventEx / ExtendedEvent: the class says nothing, the text does.
 			{Name: "sso_login", ID: "EventEx", Kind: audit.KindLogin, Method: audit.MethodSSO, Prefix: "Successful login ",
@@ -95,6 +95,7 @@ func prepareVpxdEvent(in *Input) bool {
 	desc := strings.TrimPrefix(s, "[")
 	desc = strings.TrimSuffix(desc, "]")
 	in.ID = strings.TrimPrefix(f[3], "vim.event.")
+	in.EventID = f[0]
 	in.User = f[5]
 	in.Target = f[6]
 	in.Text = desc
