@@ -32,11 +32,9 @@ type Syslog struct {
 // NewSyslog builds the collector; call Listen, then Run.
 func NewSyslog(cfg syslogserver.Config, o SyslogOptions, logger *slog.Logger, health *metrics.Health, sink audit.Sink) *Syslog {
 	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.ReassemblyTimeout, OnTimeout: o.OnReassemblyTimeout}}, sink)
-	return &Syslog{
-		server:   syslogserver.New(cfg, logger, health, p.Process),
-		pipeline: p,
-		log:      logger,
-	}
+	srv := syslogserver.New(cfg, logger, health, p.Process)
+	srv.SetFilter(p.Skip)
+	return &Syslog{server: srv, pipeline: p, log: logger}
 }
 
 // Name implements Collector.

@@ -27,7 +27,24 @@ const DefaultMaxKeys = 65536
 type entry struct {
 	first   time.Time
 	emitted int
-	counts  map[string]int
+	counts  []reporterCount // few: one per program or correlator that reports the fact
+}
+
+type reporterCount struct {
+	reporter string
+	n        int
+}
+
+// add counts one report by rep and returns that reporter's count.
+func (en *entry) add(rep string) int {
+	for i := range en.counts {
+		if en.counts[i].reporter == rep {
+			en.counts[i].n++
+			return en.counts[i].n
+		}
+	}
+	en.counts = append(en.counts, reporterCount{rep, 1})
+	return 1
 }
 
 // Filter de-duplicates events. It is safe for concurrent use.
@@ -122,14 +139,13 @@ func (f *Filter) Allow(e *audit.Event) bool {
 		if len(f.m) >= f.maxKeys {
 			f.prune()
 		}
-		en = &entry{first: e.Time, counts: map[string]int{}}
+		en = &entry{first: e.Time}
 		if len(entries) >= maxWindowsPerKey {
 			entries = entries[1:]
 		}
 		f.m[k] = append(entries, en)
 	}
-	en.counts[rep]++
-	if en.counts[rep] > en.emitted {
+	if en.add(rep) > en.emitted {
 		en.emitted++
 		return true
 	}

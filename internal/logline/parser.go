@@ -30,6 +30,7 @@ type Options struct {
 // Parser parses log messages. A Parser is not safe for concurrent use: give
 // each goroutine (each connection, each UDP reader) its own.
 type Parser struct {
+	raw   []byte // the message being parsed, for go-syslog
 	opts  Options
 	p3164 syslog.Machine
 	p5424 syslog.Machine
@@ -61,7 +62,9 @@ func NewParser(o Options) *Parser {
 // that has no recognizable header is returned whole as the Body, with
 // Format "msg", so that content rules can still look at it.
 func (p *Parser) Parse(line []byte) (Record, error) {
+	line = trimLineBytes(line)
 	s := trimLine(string(line))
+	p.raw = line
 	var rec Record
 	if s == "" {
 		return rec, ErrEmpty
@@ -110,6 +113,27 @@ func trimLine(s string) string {
 	return strings.TrimLeft(s, " \t")
 }
 
+// trimLineBytes strips line endings and blanks at the end, as trimLine does.
+func trimLineBytes(b []byte) []byte {
+	for len(b) > 0 {
+		c := b[len(b)-1]
+		if c == '\n' || c == '\r' || c == ' ' || c == '\t' || c == 0 {
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
+}
+
+// bytesOf returns s as bytes: the raw line when s is all of it (no copy).
+func (p *Parser) bytesOf(s string) []byte {
+	if len(s) == len(p.raw) {
+		return p.raw
+	}
+	return []byte(s)
+}
+
 // skipPRI returns what follows "<N>".
 func skipPRI(s string) (string, bool) {
 	for i := 1; i < len(s) && i <= 4; i++ {
@@ -146,7 +170,7 @@ func str(p *string) string {
 }
 
 func (p *Parser) parse5424(s string, rec *Record) bool {
-	m, err := p.p5424.Parse([]byte(s))
+	m, err := p.p5424.Parse(p.bytesOf(s))
 	if err != nil || m == nil {
 		return false
 	}
@@ -176,7 +200,7 @@ func (p *Parser) parse5424(s string, rec *Record) bool {
 }
 
 func (p *Parser) parse3164(s string, rec *Record) bool {
-	m, err := p.p3164.Parse([]byte(s))
+	m, err := p.p3164.Parse(p.bytesOf(s))
 	if err != nil || m == nil {
 		return false
 	}

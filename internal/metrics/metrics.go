@@ -5,6 +5,7 @@ package metrics
 
 import (
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,23 +23,78 @@ type Options struct {
 	MaxLabelLen int
 }
 
-// family is a counter with its last-seen gauge over the same labels.
+// family is a counter with its last-seen gauge over the same labels. It
+// keeps its series (children) itself, so that counting an event is a map
+// lookup, and caps their number: beyond MaxSeries new label sets go to one
+// overflow series and are counted in vsphere_audit_label_overflow_total.
 type family struct {
 	total    *prometheus.CounterVec
 	lastSeen *prometheus.GaugeVec
-	lim      *limiter
+	name     string
+	max      int
+	maxLen   int
+	overflow prometheus.Counter
+
+	mu     sync.Mutex
+	buf    []byte
+	series map[string]*series
+	ov     *series
+}
+
+type series struct {
+	total  prometheus.Counter
+	last   prometheus.Gauge
+	lastTS float64
+}
+
+func (f *family) get(vals []string) *series {
+	f.buf = f.buf[:0]
+	for _, v := range vals {
+		f.buf = append(f.buf, v...)
+		f.buf = append(f.buf, 0xff)
+	}
+	if s := f.series[string(f.buf)]; s != nil {
+		return s
+	}
+	if len(f.series) >= f.max {
+		f.overflow.Inc()
+		if f.ov == nil {
+			ov := make([]string, len(vals))
+			for i := range ov {
+				ov[i] = Overflow
+			}
+			f.ov = f.newSeries(ov)
+		}
+		return f.ov
+	}
+	key := string(f.buf)
+	clean := make([]string, len(vals))
+	for i, v := range vals {
+		clean[i] = cleanLabel(v, f.maxLen)
+	}
+	s := f.newSeries(clean)
+	f.series[key] = s
+	return s
+}
+
+func (f *family) newSeries(vals []string) *series {
+	s := &series{total: f.total.WithLabelValues(vals...)}
+	if f.lastSeen != nil {
+		s.last = f.lastSeen.WithLabelValues(vals...)
+	}
+	return s
 }
 
 func (f *family) observe(ts float64, vals ...string) {
-	vals = f.lim.admit(vals)
-	f.total.WithLabelValues(vals...).Inc()
-	if f.lastSeen != nil {
-		g := f.lastSeen.WithLabelValues(vals...)
-		// Last seen means the newest event, even when events arrive out of order.
-		if ts > currentValue(g) {
-			g.Set(ts)
-		}
+	f.mu.Lock()
+	s := f.get(vals)
+	s.total.Inc()
+	// Last seen means the newest event, even when events arrive out of order.
+	if s.last != nil && ts > s.lastTS {
+		s.lastTS = ts
+		s.last.Set(ts)
 	}
+	f.mu.Unlock()
 }
 
 // Sink records audit events as metrics. It implements audit.Sink and
@@ -82,9 +138,14 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 	reg.MustRegister(s.overflow)
 
 	fam := func(name, help, seenHelp string, labels ...string) *family {
+		full := Namespace + "_" + name + "_total"
 		f := &family{
-			total: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name + "_total", Help: help}, labels),
-			lim:   newLimiter(Namespace+"_"+name+"_total", len(labels), o.MaxSeries, o.MaxLabelLen, s.overflow),
+			total:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name + "_total", Help: help}, labels),
+			name:     full,
+			max:      o.MaxSeries,
+			maxLen:   o.MaxLabelLen,
+			overflow: s.overflow.WithLabelValues(full),
+			series:   map[string]*series{},
 		}
 		reg.MustRegister(f.total)
 		if seenHelp != "" {

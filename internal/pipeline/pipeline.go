@@ -50,6 +50,18 @@ func New(o Options, sink audit.Sink) *Pipeline {
 	return p
 }
 
+// Skip reports whether a raw message can be dropped unparsed: its header
+// has a common form (logline.Peek) and no rule could match its body, while
+// no split message waits for a continuation. host is the peeked sender; it
+// aliases line.
+func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
+	pk, ok := logline.Peek(line)
+	if !ok || p.asm.Pending() > 0 {
+		return "", false
+	}
+	return pk.Host, !p.cls.Candidate(pk.Program, pk.Body)
+}
+
 // Process takes one parsed record.
 func (p *Pipeline) Process(rec *logline.Record) { p.asm.Add(rec) }
 

@@ -47,6 +47,8 @@ type Options struct {
 // Stats summarize a replay.
 type Stats struct {
 	Lines, Events, Oversize, Comments int64
+	// Skipped lines had a recognized header and a body no rule could match.
+	Skipped int64
 }
 
 // Input is one named source of lines.
@@ -149,6 +151,8 @@ func replayOne(ctx context.Context, o Options, in Input, parser *logline.Parser,
 			}
 			if len(line) > 0 && line[0] == '#' {
 				st.Comments++
+			} else if _, skip := p.Skip(line); skip {
+				st.Skipped++
 			} else if rec, perr := parser.Parse(line); perr == nil {
 				if rec.Host == "" {
 					rec.Host = o.Host

@@ -44,7 +44,8 @@ type Rule struct {
 	// (a shell command that is also a config change).
 	Continue bool
 
-	groups []string
+	groups   []string
+	fullName string // "table/rule"
 }
 
 // Input is what rules see of a record after the table's Prepare step.
@@ -76,15 +77,87 @@ type Table struct {
 	Prepare func(in *Input) bool
 	Rules   []Rule
 
+	// The quick filter (Candidate) accepts a message for this table when
+	// its body starts with a rule's Prefix or one of Prefixes, or contains
+	// a rule's Contains (for rules without Prefix) or one of Contains. A
+	// table with a rule that has no literal at all, and no declared
+	// literals, or with Always set, accepts every message.
+	Prefixes, Contains []string
+	Always             bool
+
 	byID  map[string][]int
 	plain []int
+	quick quickFilter
+}
+
+type quickFilter struct {
+	always   bool
+	prefixes []string
+	contains []string
+}
+
+func (q *quickFilter) accept(body string) bool {
+	if q.always {
+		return true
+	}
+	stripped := stripEventNumber(body)
+	for _, p := range q.prefixes {
+		if strings.HasPrefix(body, p) || strings.HasPrefix(stripped, p) {
+			return true
+		}
+	}
+	for _, c := range q.contains {
+		if strings.Contains(body, c) {
+			return true
+		}
+	}
+	return false
+}
+
+// stripEventNumber drops hostd's "Event 123 : ".
+func stripEventNumber(s string) string {
+	if strings.HasPrefix(s, "Event ") {
+		if i := strings.Index(s, " : "); i > 6 && i < 20 {
+			return s[i+3:]
+		}
+	}
+	return s
+}
+
+func (t *Table) buildQuick() {
+	q := quickFilter{always: t.Always, prefixes: append([]string(nil), t.Prefixes...), contains: append([]string(nil), t.Contains...)}
+	declared := len(t.Prefixes)+len(t.Contains) > 0
+	for _, r := range t.Rules {
+		switch {
+		case r.Prefix != "":
+			q.prefixes = append(q.prefixes, r.Prefix)
+		case r.Contains != "":
+			q.contains = append(q.contains, r.Contains)
+		case r.ID != "" && t.Prepare != nil:
+			// Dispatch by ID: the table's declared literals must cover it.
+			if !declared {
+				q.always = true
+			}
+		default:
+			if !declared {
+				q.always = true
+			}
+		}
+	}
+	t.quick = q
 }
 
 // Classifier applies the rule tables. It is safe for concurrent use.
 type Classifier struct {
 	tables    []*Table
 	byProgram map[string][]*Table
+	programs  []programTables
 	sniffers  []*Table
+}
+
+type programTables struct {
+	name   string
+	tables []*Table
 }
 
 // New builds a classifier from tables (Default() when none are given).
@@ -101,6 +174,7 @@ func New(tables ...*Table) *Classifier {
 			if r.Re != nil {
 				r.groups = r.Re.SubexpNames()
 			}
+			r.fullName = t.Name + "/" + r.Name
 			if r.ID != "" {
 				t.byID[r.ID] = append(t.byID[r.ID], i)
 			} else {
@@ -113,8 +187,35 @@ func New(tables ...*Table) *Classifier {
 		if t.Sniff != nil {
 			c.sniffers = append(c.sniffers, t)
 		}
+		t.buildQuick()
+	}
+	for name, ts := range c.byProgram {
+		c.programs = append(c.programs, programTables{name, ts})
 	}
 	return c
+}
+
+// Candidate reports whether a message of program (as sent, any case) with
+// this body could produce an event. It allocates nothing and runs no
+// regular expression: most of a log stream is rejected here, before it is
+// parsed in full.
+func (c *Classifier) Candidate(program, body string) bool {
+	for i := range c.programs {
+		if strings.EqualFold(c.programs[i].name, program) {
+			for _, t := range c.programs[i].tables {
+				if t.quick.accept(body) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	for _, t := range c.sniffers {
+		if t.Sniff(body) {
+			return true
+		}
+	}
+	return false
 }
 
 // Default returns the built-in rule tables.
@@ -189,7 +290,7 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 			TicketType: r.TicketType,
 			Setting:    r.Setting,
 			User:       r.User,
-			Rule:       t.Name + "/" + r.Name,
+			Rule:       r.fullName,
 			OpID:       in.Rec.Param("opID"),
 		}
 		e.Reporter = e.Rule

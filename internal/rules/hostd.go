@@ -25,6 +25,8 @@ func hostdTable() *Table {
 		Name:     "hostd",
 		Programs: []string{"hostd"},
 		Prepare:  prepareHostd,
+		// The audit_description rule matches the canonical VOB texts.
+		Prefixes: auditDescriptions(),
 		Rules: []Rule{
 			{Name: "login_event", Kind: audit.KindLogin, Method: audit.MethodHostd, Prefix: "User ", Contains: " logged in",
 				Re: regexp.MustCompile(`^User (?P<user>\S+)@(?P<client_ip>\S+) logged in`)},
@@ -167,4 +169,14 @@ func vprobEvent(in *Input, e *audit.Event) bool {
 		}
 	}
 	return true
+}
+
+func auditDescriptions() []string {
+	var out []string
+	for _, a := range AuditIDs {
+		if a.Description != "" {
+			out = append(out, a.Description)
+		}
+	}
+	return out
 }

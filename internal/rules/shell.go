@@ -20,6 +20,7 @@ func shellTable() *Table {
 	return &Table{
 		Name:     "shell",
 		Programs: []string{"shell"},
+		Always:   true, // every line is a command
 		// A command logged both as a shell.log line and as an audit record
 		// is two reports of one fact.
 		Prepare: func(in *Input) bool {

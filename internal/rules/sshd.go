@@ -18,6 +18,7 @@ func sshdTable() *Table {
 	return &Table{
 		Name:     "sshd",
 		Programs: []string{"sshd"},
+		Prefixes: []string{"User '"}, // command_effect follows exec_command
 		Rules: []Rule{
 			{Name: "accepted", Kind: audit.KindLogin, Method: audit.MethodSSH, Prefix: "Accepted ",
 				// "from10.11.12.13" (no space) is how VMware's own KB 2004810 prints it.

@@ -17,6 +17,7 @@ func vobdTable() *Table {
 		Name:     "vobd",
 		Programs: []string{"vobd"},
 		Prepare:  prepareVOB,
+		Contains: []string{"us: [esx.audit.", "us: [vob.user.", "us: [esx.problem.vmsyslogd"},
 		Rules: []Rule{
 			{Name: "audit_id", Fn: func(in *Input, e *audit.Event) bool {
 				a := LookupAuditID(in.Extra)

@@ -22,6 +22,7 @@ func vpxdTable() *Table {
 		Programs: []string{"vpxd"},
 		Sniff:    func(text string) bool { return strings.HasPrefix(text, "Event [") },
 		Prepare:  prepareVpxdEvent,
+		Prefixes: []string{"Event ["},
 		Rules: []Rule{
 			{Name: "login", ID: "UserLoginSessionEvent", Kind: audit.KindLogin, Method: audit.MethodVCenter,
 				Re: regexp.MustCompile(`^User (?P<user>.*)@(?P<client_ip>[^@\s]+) logged in`)},

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -55,12 +56,17 @@ type Config struct {
 // and must not keep rec after returning.
 type Handler func(rec *logline.Record)
 
+// Filter, when set, may drop a raw message before it is parsed (a message
+// no rule could match); it returns the sender it peeked, which may alias b.
+type Filter func(b []byte) (host string, skip bool)
+
 // Server is a set of syslog listeners.
 type Server struct {
 	cfg    Config
 	log    *slog.Logger
 	health *metrics.Health
 	handle Handler
+	filter Filter
 
 	udp     *net.UDPConn
 	tcp     net.Listener
@@ -82,6 +88,9 @@ func New(cfg Config, logger *slog.Logger, health *metrics.Health, handle Handler
 	}
 	return &Server{cfg: cfg, log: logger, health: health, handle: handle, connSem: make(chan struct{}, cfg.MaxConnections)}
 }
+
+// SetFilter installs a pre-parse filter.
+func (s *Server) SetFilter(f Filter) { s.filter = f }
 
 // Listen opens the configured sockets, so that an address in use or a bad
 // certificate is reported before anything runs.
@@ -215,6 +224,13 @@ func (s *Server) newReceiver(transport string) *receiver {
 }
 
 func (r *receiver) message(b []byte) {
+	if r.s.filter != nil {
+		if host, skip := r.s.filter(b); skip {
+			r.parsed()
+			r.seen(host)
+			return
+		}
+	}
 	rec, err := r.parser.Parse(b)
 	if err != nil {
 		r.unparsed()
@@ -225,13 +241,21 @@ func (r *receiver) message(b []byte) {
 	} else {
 		r.parsed()
 	}
-	// The per-host arrival gauge is updated at most once a second per
-	// sender and goroutine: it is for "is this host still logging".
-	if now := time.Now(); rec.Host != r.lastHost || now.Sub(r.lastSeen) >= time.Second {
-		r.lastHost, r.lastSeen = rec.Host, now
-		r.s.health.Seen(rec.Host, float64(now.UnixNano())/1e9)
-	}
+	r.seen(rec.Host)
 	r.s.handle(&rec)
+}
+
+// seen updates the per-host arrival gauge, at most once a second per sender
+// and goroutine: it is for "is this host still logging". host may alias a
+// read buffer.
+func (r *receiver) seen(host string) {
+	if now := time.Now(); host != r.lastHost || now.Sub(r.lastSeen) >= time.Second {
+		if host != r.lastHost {
+			r.lastHost = strings.Clone(host)
+		}
+		r.lastSeen = now
+		r.s.health.Seen(r.lastHost, float64(now.UnixNano())/1e9)
+	}
 }
 
 func (s *Server) readUDP() {

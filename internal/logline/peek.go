@@ -1,0 +1,152 @@
+package logline
+
+import (
+	"strings"
+	"unsafe"
+)
+
+// Peeked is what Peek finds in a message without parsing it: enough to
+// decide whether any rule could match. The strings alias the line passed
+// to Peek and are valid only while it is.
+type Peeked struct {
+	Host    string
+	Program string // as sent ("Hostd"); compare with strings.EqualFold
+	Body    string // after the tag, the ESXi level prefix and leading structured data
+}
+
+// Peek finds host, program and body of the common ESXi and vCenter header
+// forms (RFC 3164 with RFC 3339 or BSD time, RFC 5424, and the same
+// without PRI) without allocating. ok is false for anything else; the
+// caller then parses the message fully.
+func Peek(line []byte) (p Peeked, ok bool) {
+	if len(line) == 0 {
+		return p, false
+	}
+	s := unsafe.String(&line[0], len(line))
+	if s[0] == '<' {
+		rest, ok := skipPRI(s)
+		if !ok {
+			return p, false
+		}
+		if isVersion5424(rest) {
+			return peek5424(rest[strings.IndexByte(rest, ' ')+1:])
+		}
+		s = rest
+	}
+	var n int
+	switch {
+	case len(s) > 19 && s[4] == '-' && s[10] == 'T':
+		n = strings.IndexByte(s, ' ')
+	case len(s) > 16 && s[3] == ' ' && months[s[:3]] != 0:
+		// "Mmm dd hh:mm:ss " or "Mmm  d hh:mm:ss "
+		n = 15
+		if s[4] == ' ' {
+			n = 15
+		} else if s[5] == ' ' {
+			n = 14
+		}
+		if n >= len(s) || s[n] != ' ' || s[n-3] != ':' {
+			return p, false
+		}
+	default:
+		return p, false
+	}
+	if n <= 0 || n+1 >= len(s) {
+		return p, false
+	}
+	s = s[n+1:]
+	host, rest := token(s)
+	if host == "" || rest == "" || strings.HasSuffix(host, ":") || isSeverityToken(host) || isLevelWord(host) || host[0] == '[' || host[0] == '{' {
+		return p, false
+	}
+	rest = rest[1:]
+	tag, body := token(rest)
+	if len(tag) < 2 || tag[len(tag)-1] != ':' || tag[0] == '[' {
+		return p, false
+	}
+	app, _ := splitTag(tag[:len(tag)-1])
+	if isDigit(app[0]) { // a relay's inner timestamp
+		return p, false
+	}
+	p.Host, p.Program = host, app
+	p.Body = peekBody(body)
+	return p, true
+}
+
+// peek5424 handles "TIMESTAMP HOSTNAME APP PROCID MSGID SD MSG".
+func peek5424(s string) (p Peeked, ok bool) {
+	_, rest := token(s)
+	host, rest := token(strings.TrimPrefix(rest, " "))
+	app, rest := token(strings.TrimPrefix(rest, " "))
+	_, rest = token(strings.TrimPrefix(rest, " "))
+	_, rest = token(strings.TrimPrefix(rest, " "))
+	rest = strings.TrimPrefix(rest, " ")
+	if app == "" || rest == "" {
+		return p, false
+	}
+	if rest[0] == '-' {
+		rest = rest[1:]
+	} else {
+		for len(rest) > 0 && rest[0] == '[' {
+			end := skipSD(rest)
+			if end < 0 {
+				return p, false
+			}
+			rest = rest[end:]
+		}
+	}
+	p.Host, p.Program = host, app
+	p.Body = peekBody(rest)
+	return p, true
+}
+
+// peekBody mirrors finish: it drops the pre-8.0 "info hostd[tid] " and the
+// leading structured data, without allocating.
+func peekBody(b string) string {
+	b = strings.TrimLeft(b, " ")
+	if tok, rest := token(b); isLevelWord(tok) {
+		rest = strings.TrimLeft(rest, " ")
+		if tag, after := token(rest); strings.IndexByte(tag, '[') > 0 {
+			if i := strings.Index(tag, "]["); i > 0 {
+				after = rest[i+1:]
+			}
+			b = strings.TrimLeft(after, " ")
+		}
+	}
+	for len(b) > 0 && b[0] == '[' {
+		id := b[1:]
+		if i := strings.IndexAny(id, " ]"); i > 0 {
+			id = id[:i]
+		}
+		if at := strings.IndexByte(id, '@'); at <= 0 && id != "meta" {
+			break
+		}
+		end := skipSD(b)
+		if end < 0 {
+			break
+		}
+		b = b[end:]
+	}
+	return strings.TrimLeft(b, " ")
+}
+
+// skipSD returns the length of the structured-data element at the start of
+// s (quoted values may contain "]"), or -1.
+func skipSD(s string) int {
+	quoted := false
+	for i := 1; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			if quoted {
+				i++
+			}
+		case '"':
+			quoted = !quoted
+		case ']':
+			if !quoted {
+				return i + 1
+			}
+		}
+	}
+	return -1
+}
