@@ -8,7 +8,7 @@
 package dedup
 
 import (
-	"strings"
+	"hash/maphash"
 	"sync"
 	"time"
 
@@ -52,8 +52,8 @@ type Filter struct {
 	window  time.Duration
 	maxKeys int
 	mu      sync.Mutex
-	m       map[string][]*entry
-	ids     map[string]time.Time
+	m       map[uint64][]*entry
+	ids     map[uint64]time.Time
 	latest  time.Time
 }
 
@@ -65,7 +65,7 @@ func New(window time.Duration, maxKeys int) *Filter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	return &Filter{window: window, maxKeys: maxKeys, m: map[string][]*entry{}, ids: map[string]time.Time{}}
+	return &Filter{window: window, maxKeys: maxKeys, m: map[uint64][]*entry{}, ids: map[uint64]time.Time{}}
 }
 
 // Key identifies the fact an event reports. Which fields make up a fact
@@ -74,26 +74,36 @@ func New(window time.Duration, maxKeys int) *Filter {
 // the line names as its user (hostd names one, the init script does not).
 // The client IP is left out on purpose: some reports of a session name it
 // and some do not.
-func Key(e *audit.Event) string {
-	var parts []string
+func Key(e *audit.Event) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	add := func(parts ...string) {
+		for _, p := range parts {
+			h.WriteString(p)
+			h.WriteByte(0)
+		}
+	}
 	switch e.Kind {
 	case audit.KindLogin, audit.KindLoginFailed, audit.KindLogout, audit.KindAccountLocked:
-		parts = []string{e.Host, string(e.Kind), e.Method, e.User, e.OpID}
+		add(e.Host, string(e.Kind), e.Method, e.User, e.OpID)
 	case audit.KindServiceEnabled, audit.KindServiceDisabled, audit.KindLockdownEnabled, audit.KindLockdownDisabled:
-		parts = []string{e.Host, string(e.Kind), e.Service}
+		add(e.Host, string(e.Kind), e.Service)
 	case audit.KindConfigChanged:
 		// The shell command, hostd's "Set called with key" and vobd's VOB
 		// of one change name it differently; the setting is what they share.
-		parts = []string{e.Host, string(e.Kind), e.Setting}
+		add(e.Host, string(e.Kind), e.Setting)
 	case audit.KindPermissionChanged, audit.KindRoleChanged, audit.KindAccountChanged, audit.KindLoggingFailed:
-		parts = []string{e.Host, string(e.Kind)}
+		add(e.Host, string(e.Kind))
 	case audit.KindShellCommand:
-		parts = []string{e.Host, string(e.Kind), e.User, truncate(e.Command)}
+		add(e.Host, string(e.Kind), e.User, truncate(e.Command))
 	default:
-		parts = []string{e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID}
+		add(e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID)
 	}
-	return strings.Join(parts, "\x00")
+	return h.Sum64()
 }
+
+// seed is fixed per process: keys only live in memory.
+var seed = maphash.MakeSeed()
 
 func truncate(s string) string {
 	if len(s) > 256 {
@@ -116,12 +126,12 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	}
 	if e.EventID != "" {
 		// The same record received twice (a resend, two relays).
-		idk := e.Host + "\x00" + e.EventID
+		idk := maphash.String(seed, e.Host+"\x00"+e.EventID)
 		if t, ok := f.ids[idk]; ok && absDuration(e.Time.Sub(t)) <= f.window {
 			return false
 		}
 		if len(f.ids) >= f.maxKeys {
-			f.ids = make(map[string]time.Time, f.maxKeys/4)
+			f.ids = make(map[uint64]time.Time, f.maxKeys/4)
 		}
 		f.ids[idk] = e.Time
 	}
@@ -161,7 +171,7 @@ func (f *Filter) prune() {
 		}
 	}
 	if len(f.m) >= f.maxKeys*3/4 {
-		f.m = make(map[string][]*entry, f.maxKeys/4)
+		f.m = make(map[uint64][]*entry, f.maxKeys/4)
 	}
 }
 

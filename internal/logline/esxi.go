@@ -47,15 +47,18 @@ func finish(rec *Record) {
 		rec.Continuation = true
 		b = strings.TrimPrefix(b[1:], " ")
 	}
+	if len(b) > 0 && b[0] == '[' && rec.Params == nil {
+		rec.Params = make([]Param, 0, 6)
+	}
 	for len(b) > 0 && b[0] == '[' {
-		id, params, rest, ok := parseSDElement(b, false)
+		id, params, rest, ok := parseSDElement(b, false, rec.Params)
 		if !ok {
 			break
 		}
 		if rec.SDID == "" {
 			rec.SDID = id
 		}
-		rec.Params = append(rec.Params, params...)
+		rec.Params = params
 		b = rest
 	}
 	rec.Body = strings.TrimLeft(b, " ")
@@ -80,7 +83,14 @@ func validTag(s string) bool {
 // Only IDs of the form name@number and "meta" are taken as structured data
 // (so "[GenericCorrelator]" or "[root]:" are left in the body). strict5424
 // accepts any ID, as in the SD field of an RFC 5424 header.
-func parseSDElement(s string, strict5424 bool) (id string, params []Param, rest string, ok bool) {
+func parseSDElement(s string, strict5424 bool, dst []Param) (id string, params []Param, rest string, ok bool) {
+	n0 := len(dst)
+	params = dst
+	defer func() {
+		if !ok {
+			params = dst[:n0]
+		}
+	}()
 	if len(s) < 3 || s[0] != '[' {
 		return "", nil, s, false
 	}
@@ -122,7 +132,7 @@ func parseSDElement(s string, strict5424 bool) (id string, params []Param, rest 
 		if s[i] != '=' {
 			// A word without "=": part of the previous unquoted value
 			// ("sub=Proxy Req 81133").
-			if len(params) == 0 {
+			if len(params) == n0 {
 				return "", nil, s, false
 			}
 			params[len(params)-1].Value += " " + s[k:i]

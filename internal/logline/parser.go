@@ -365,14 +365,14 @@ func parseSDField(s string, rec *Record) string {
 		return strings.TrimPrefix(s[1:], " ")
 	}
 	for strings.HasPrefix(s, "[") {
-		id, params, rest, ok := parseSDElement(s, true)
+		id, params, rest, ok := parseSDElement(s, true, rec.Params)
 		if !ok {
 			break
 		}
 		if rec.SDID == "" {
 			rec.SDID = id
 		}
-		rec.Params = append(rec.Params, params...)
+		rec.Params = params
 		s = rest
 	}
 	return strings.TrimPrefix(s, " ")

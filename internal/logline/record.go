@@ -48,8 +48,18 @@ func (r *Record) Param(key string) string {
 	return ""
 }
 
+// knownPrograms maps the tags ESXi and vCenter send to their normalized
+// form without allocating.
+var knownPrograms = map[string]string{
+	"Hostd": "hostd", "Vpxa": "vpxa", "Rhttpproxy": "rhttpproxy", "SSH": "ssh", "ESXShell": "esxshell",
+	"Fdm": "fdm", "Vpxd": "vpxd", "ssoAdminServer": "ssoadminserver",
+}
+
 // normalizeProgram lower-cases an application tag.
 func normalizeProgram(app string) string {
+	if p, ok := knownPrograms[app]; ok {
+		return p
+	}
 	for i := 0; i < len(app); i++ {
 		c := app[i]
 		if c >= 'A' && c <= 'Z' {

@@ -8,9 +8,11 @@
 package rules
 
 import (
+	"fmt"
 	"net/netip"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
@@ -33,6 +35,10 @@ type Rule struct {
 	// field of the same JSON name (user, client_ip, vm, source_host,
 	// target_host, service, ticket_type, setting, command, host).
 	Re *regexp.Regexp
+	// Pattern, when set, must match Input.Text: literal text with {field}
+	// captures ("User {user}@{client_ip} logged in"), cheaper than Re. A
+	// capture is a run without spaces up to the next literal.
+	Pattern string
 
 	// Constant fields.
 	Method, Service, TicketType, Setting, User string
@@ -45,6 +51,7 @@ type Rule struct {
 	Continue bool
 
 	groups   []string
+	pat      *pattern
 	fullName string // "table/rule"
 }
 
@@ -93,6 +100,7 @@ type Table struct {
 type quickFilter struct {
 	always   bool
 	prefixes []string
+	byFirst  [256][]string // prefixes by their first byte
 	contains []string
 }
 
@@ -100,14 +108,26 @@ func (q *quickFilter) accept(body string) bool {
 	if q.always {
 		return true
 	}
-	stripped := stripEventNumber(body)
-	for _, p := range q.prefixes {
-		if strings.HasPrefix(body, p) || strings.HasPrefix(stripped, p) {
-			return true
-		}
+	if q.hasPrefix(body) {
+		return true
+	}
+	if stripped := stripEventNumber(body); len(stripped) != len(body) && q.hasPrefix(stripped) {
+		return true
 	}
 	for _, c := range q.contains {
 		if strings.Contains(body, c) {
+			return true
+		}
+	}
+	return false
+}
+
+func (q *quickFilter) hasPrefix(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, p := range q.byFirst[s[0]] {
+		if strings.HasPrefix(s, p) {
 			return true
 		}
 	}
@@ -144,6 +164,13 @@ func (t *Table) buildQuick() {
 			}
 		}
 	}
+	for _, p := range q.prefixes {
+		if p == "" {
+			q.always = true
+			continue
+		}
+		q.byFirst[p[0]] = append(q.byFirst[p[0]], p)
+	}
 	t.quick = q
 }
 
@@ -175,6 +202,16 @@ func New(tables ...*Table) *Classifier {
 				r.groups = r.Re.SubexpNames()
 			}
 			r.fullName = t.Name + "/" + r.Name
+			if r.Pattern != "" {
+				pat, err := compilePattern(r.Pattern)
+				if err != nil {
+					panic(fmt.Sprintf("rule %s: %v", r.fullName, err))
+				}
+				r.pat = pat
+				if r.Prefix == "" {
+					r.Prefix = pat.lits[0]
+				}
+			}
 			if r.ID != "" {
 				t.byID[r.ID] = append(t.byID[r.ID], i)
 			} else {
@@ -242,24 +279,29 @@ func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Ev
 			}
 		}
 	}
+	in := inputPool.Get().(*Input)
+	defer inputPool.Put(in)
 	for _, t := range tables {
-		in := Input{Rec: rec, Text: rec.Body}
-		if t.Prepare != nil && !t.Prepare(&in) {
+		*in = Input{Rec: rec, Text: rec.Body}
+		if t.Prepare != nil && !t.Prepare(in) {
 			continue
 		}
 		n := len(out)
 		if in.ID != "" {
-			out = c.apply(t, t.byID[in.ID], &in, out)
+			out = c.apply(t, t.byID[in.ID], in, out)
 		}
 		if len(out) == n {
-			out = c.apply(t, t.plain, &in, out)
+			out = c.apply(t, t.plain, in, out)
 		}
 		if len(out) > n {
 			break
 		}
 	}
+	*in = Input{}
 	return out
 }
+
+var inputPool = sync.Pool{New: func() any { return new(Input) }}
 
 func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []audit.Event {
 	for _, i := range idx {
@@ -273,6 +315,10 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 		if r.Contains != "" && !strings.Contains(in.Text, r.Contains) {
 			continue
 		}
+		var pv [4]string
+		if r.pat != nil && !r.pat.match(in.Text, pv[:len(r.pat.caps)]) {
+			continue
+		}
 		var m []string
 		if r.Re != nil {
 			m = r.Re.FindStringSubmatch(in.Text)
@@ -280,7 +326,8 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 				continue
 			}
 		}
-		e := audit.Event{
+		// The event is built in place in out, so that it does not escape.
+		out = append(out, audit.Event{
 			Time:       in.Rec.Time,
 			Source:     audit.SourceSyslog,
 			Host:       in.Rec.Host,
@@ -292,7 +339,8 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 			User:       r.User,
 			Rule:       r.fullName,
 			OpID:       in.Rec.Param("opID"),
-		}
+		})
+		e := &out[len(out)-1]
 		e.Reporter = e.Rule
 		if in.EventID != "" {
 			e.EventID = t.Name + ":" + in.EventID
@@ -309,21 +357,26 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 		if in.ClientIP != "" {
 			e.ClientIP = in.ClientIP
 		}
-		for gi, name := range r.groups {
-			if name != "" && gi < len(m) && m[gi] != "" {
-				setField(&e, name, m[gi])
+		if r.pat != nil {
+			for i, name := range r.pat.caps {
+				setField(e, name, pv[i])
 			}
 		}
-		if r.Fn != nil && !r.Fn(in, &e) {
+		for gi, name := range r.groups {
+			if name != "" && gi < len(m) && m[gi] != "" {
+				setField(e, name, m[gi])
+			}
+		}
+		if r.Fn != nil && !r.Fn(in, e) {
+			out = out[:len(out)-1]
 			continue
 		}
-		Finish(&e, in.Rec)
+		Finish(e, in.Rec)
 		if len(in.Text) > MaxMessage {
 			e.Message = in.Text[:MaxMessage]
 		} else {
 			e.Message = in.Text
 		}
-		out = append(out, e)
 		if !r.Continue {
 			break
 		}

@@ -28,16 +28,11 @@ func hostdTable() *Table {
 		// The audit_description rule matches the canonical VOB texts.
 		Prefixes: auditDescriptions(),
 		Rules: []Rule{
-			{Name: "login_event", Kind: audit.KindLogin, Method: audit.MethodHostd, Prefix: "User ", Contains: " logged in",
-				Re: regexp.MustCompile(`^User (?P<user>\S+)@(?P<client_ip>\S+) logged in`)},
-			{Name: "accepted_password", Kind: audit.KindLogin, Method: audit.MethodHostd, Prefix: "Accepted password for user ",
-				Re: regexp.MustCompile(`^Accepted password for user (?P<user>\S+) from (?P<client_ip>\S+)`)},
-			{Name: "logout_event", Kind: audit.KindLogout, Method: audit.MethodHostd, Prefix: "User ", Contains: " logged out",
-				Re: regexp.MustCompile(`^User (?P<user>\S+)@(?P<client_ip>\S+) logged out`)},
-			{Name: "rejected_password", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Prefix: "Rejected password for user ",
-				Re: regexp.MustCompile(`^Rejected password for user (?P<user>\S+) from (?P<client_ip>\S+)`)},
-			{Name: "cannot_login", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Prefix: "Cannot login ",
-				Re: regexp.MustCompile(`^Cannot login (?P<user>\S+)@(?P<client_ip>\S+)`)},
+			{Name: "login_event", Kind: audit.KindLogin, Method: audit.MethodHostd, Pattern: "User {user}@{client_ip} logged in"},
+			{Name: "accepted_password", Kind: audit.KindLogin, Method: audit.MethodHostd, Pattern: "Accepted password for user {user} from {client_ip}"},
+			{Name: "logout_event", Kind: audit.KindLogout, Method: audit.MethodHostd, Pattern: "User {user}@{client_ip} logged out"},
+			{Name: "rejected_password", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Pattern: "Rejected password for user {user} from {client_ip}"},
+			{Name: "cannot_login", Kind: audit.KindLoginFailed, Method: audit.MethodHostd, Pattern: "Cannot login {user}@{client_ip}"},
 			// VOBs that hostd relays as events (same texts as AuditIDs' descriptions).
 			{Name: "ssh_session_opened", Kind: audit.KindLogin, Method: audit.MethodSSH, Prefix: "SSH session was opened for ", Fn: userFromQuoted},
 			{Name: "ssh_session_closed", Kind: audit.KindLogout, Method: audit.MethodSSH, Prefix: "SSH session was closed for ", Fn: userFromQuoted},

@@ -23,8 +23,7 @@ func sshdTable() *Table {
 			{Name: "accepted", Kind: audit.KindLogin, Method: audit.MethodSSH, Prefix: "Accepted ",
 				// "from10.11.12.13" (no space) is how VMware's own KB 2004810 prints it.
 				Re: regexp.MustCompile(`^Accepted \S+ for (?P<user>\S+) from ?(?P<client_ip>[0-9A-Fa-f.:]+) port`)},
-			{Name: "pam_auth_failure", Kind: audit.KindLoginFailed, Method: audit.MethodSSH, Prefix: "error: PAM: Authentication failure for ",
-				Re: regexp.MustCompile(`^error: PAM: Authentication failure for (?:illegal user )?(?P<user>\S+) from (?P<client_ip>\S+)`)},
+			{Name: "pam_auth_failure", Kind: audit.KindLoginFailed, Method: audit.MethodSSH, Pattern: "error: PAM: Authentication failure for {user} from {client_ip}"},
 			{Name: "failed_password", Kind: audit.KindLoginFailed, Method: audit.MethodSSH, Prefix: "Failed ",
 				Re: regexp.MustCompile(`^Failed (?:password|keyboard-interactive/pam) for (?:invalid user )?(?P<user>\S+) from (?P<client_ip>\S+)`)},
 			{Name: "invalid_user", Kind: audit.KindLoginFailed, Method: audit.MethodSSH, Prefix: "Invalid user ",
