@@ -26,35 +26,49 @@ const DefaultMaxKeys = 65536
 
 type entry struct {
 	first   time.Time
-	emitted int
-	counts  []reporterCount // few: one per program or correlator that reports the fact
+	emitted int32
+	nrep    int32
+	counts  [maxReporters]reporterCount // one per program or correlator that reports the fact
 }
 
 type reporterCount struct {
-	reporter string
-	n        int
+	reporter uint64
+	n        int32
 }
 
+// maxReporters bounds the reporters tracked per fact; ESXi reports a fact
+// through at most four (sshd, vobd per correlator, hostd).
+const maxReporters = 6
+
 // add counts one report by rep and returns that reporter's count.
-func (en *entry) add(rep string) int {
-	for i := range en.counts {
+func (en *entry) add(rep uint64) int32 {
+	for i := int32(0); i < en.nrep; i++ {
 		if en.counts[i].reporter == rep {
 			en.counts[i].n++
 			return en.counts[i].n
 		}
 	}
-	en.counts = append(en.counts, reporterCount{rep, 1})
+	if en.nrep == maxReporters {
+		return en.emitted + 1 // an unknown extra reporter: count it
+	}
+	en.counts[en.nrep] = reporterCount{rep, 1}
+	en.nrep++
 	return 1
 }
 
-// Filter de-duplicates events. It is safe for concurrent use.
+// Filter de-duplicates events. It is safe for concurrent use. It keeps two
+// generations of facts, so that memory stays bounded without scanning: when
+// the current generation spans generationSpan windows of event time (or
+// holds too many keys), the older one is dropped.
 type Filter struct {
 	window  time.Duration
 	maxKeys int
 	mu      sync.Mutex
-	m       map[uint64][]*entry
+	cur     map[uint64][]entry
+	prev    map[uint64][]entry
 	ids     map[uint64]time.Time
-	latest  time.Time
+	prevIDs map[uint64]time.Time
+	genFrom time.Time
 }
 
 // New returns a Filter; zero arguments take the defaults.
@@ -65,7 +79,30 @@ func New(window time.Duration, maxKeys int) *Filter {
 	if maxKeys <= 0 {
 		maxKeys = DefaultMaxKeys
 	}
-	return &Filter{window: window, maxKeys: maxKeys, m: map[uint64][]*entry{}, ids: map[uint64]time.Time{}}
+	return &Filter{window: window, maxKeys: maxKeys, cur: map[uint64][]entry{}, ids: map[uint64]time.Time{}}
+}
+
+// generationSpan is how much event time one generation covers, in windows:
+// a late report (a vCenter relay) still finds its fact for at least this long.
+const generationSpan = 6
+
+// rotate starts a new generation when the current one spans
+// generationSpan windows; it also keeps the number of keys within maxKeys.
+func (f *Filter) rotate(t time.Time) {
+	if f.genFrom.IsZero() {
+		f.genFrom = t
+	}
+	if t.Sub(f.genFrom) > generationSpan*f.window || len(f.cur)+len(f.prev) >= f.maxKeys || len(f.ids)+len(f.prevIDs) >= f.maxKeys {
+		f.prev, f.cur = f.cur, make(map[uint64][]entry, len(f.cur))
+		f.prevIDs, f.ids = f.ids, make(map[uint64]time.Time, len(f.ids))
+		if len(f.prev) >= f.maxKeys {
+			f.prev = nil
+		}
+		if len(f.prevIDs) >= f.maxKeys {
+			f.prevIDs = nil
+		}
+		f.genFrom = t
+	}
 }
 
 // Key identifies the fact an event reports. Which fields make up a fact
@@ -119,67 +156,62 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	if rep == "" {
 		rep = e.Rule
 	}
+	rh := maphash.String(seed, rep)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if e.Time.After(f.latest) {
-		f.latest = e.Time
-	}
+	f.rotate(e.Time)
 	if e.EventID != "" {
 		// The same record received twice (a resend, two relays).
 		idk := maphash.String(seed, e.Host+"\x00"+e.EventID)
-		if t, ok := f.ids[idk]; ok && absDuration(e.Time.Sub(t)) <= f.window {
-			return false
+		t, ok := f.ids[idk]
+		if !ok {
+			t, ok = f.prevIDs[idk]
 		}
-		if len(f.ids) >= f.maxKeys {
-			f.ids = make(map[uint64]time.Time, f.maxKeys/4)
+		if ok && absDuration(e.Time.Sub(t)) <= f.window {
+			return false
 		}
 		f.ids[idk] = e.Time
 	}
-	// A key keeps a few recent windows, so that a late report (a vCenter
-	// relay, arriving after a newer event) still finds its fact.
-	entries := f.m[k]
-	var en *entry
-	for _, x := range entries {
-		if absDuration(e.Time.Sub(x.first)) <= f.window {
-			en = x
-			break
-		}
-	}
+	en := f.find(f.cur, k, e.Time)
 	if en == nil {
-		if len(f.m) >= f.maxKeys {
-			f.prune()
+		if old := f.find(f.prev, k, e.Time); old != nil {
+			// Carry the fact over to the current generation.
+			f.cur[k] = append(f.cur[k], *old)
+		} else {
+			f.cur[k] = append(f.cur[k], entry{first: e.Time})
 		}
-		en = &entry{first: e.Time}
-		if len(entries) >= maxWindowsPerKey {
-			entries = entries[1:]
+		es := f.cur[k]
+		if len(es) > maxWindowsPerKey {
+			es = es[len(es)-maxWindowsPerKey:]
+			f.cur[k] = es
 		}
-		f.m[k] = append(entries, en)
+		en = &es[len(es)-1]
 	}
-	if en.add(rep) > en.emitted {
+	if en.add(rh) > en.emitted {
 		en.emitted++
 		return true
 	}
 	return false
 }
 
-// prune drops entries outside the window of the latest event; if that does
-// not free enough, it starts over (a flood of distinct keys).
-func (f *Filter) prune() {
-	for k, entries := range f.m {
-		if f.latest.Sub(entries[len(entries)-1].first) > f.window {
-			delete(f.m, k)
+// find returns the entry of key k whose window holds t. A key keeps a few
+// recent windows, so that a late report (a vCenter relay, arriving after a
+// newer event) still finds its fact.
+func (f *Filter) find(m map[uint64][]entry, k uint64, t time.Time) *entry {
+	es := m[k]
+	for i := range es {
+		if absDuration(t.Sub(es[i].first)) <= f.window {
+			return &es[i]
 		}
 	}
-	if len(f.m) >= f.maxKeys*3/4 {
-		f.m = make(map[uint64][]*entry, f.maxKeys/4)
-	}
+	return nil
 }
 
 // Len returns the number of keys remembered.
 func (f *Filter) Len() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return len(f.m)
+	return len(f.cur) + len(f.prev)
 }
 
 func absDuration(d time.Duration) time.Duration {

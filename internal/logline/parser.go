@@ -2,9 +2,11 @@ package logline
 
 import (
 	"errors"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+	"unsafe"
 
 	syslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/rfc3164"
@@ -63,21 +65,29 @@ func NewParser(o Options) *Parser {
 // Format "msg", so that content rules can still look at it.
 func (p *Parser) Parse(line []byte) (Record, error) {
 	line = trimLineBytes(line)
-	s := trimLine(string(line))
-	p.raw = line
 	var rec Record
-	if s == "" {
+	if len(line) == 0 {
 		return rec, ErrEmpty
 	}
-	if s[0] == '<' {
-		if rest, ok := skipPRI(s); ok {
+	// view aliases line: it is only looked at. Records keep either
+	// go-syslog's own strings or substrings of an owned copy.
+	view := trimLine(unsafe.String(&line[0], len(line)))
+	p.raw = line
+	if view == "" {
+		return rec, ErrEmpty
+	}
+	if view[0] == '<' {
+		if rest, ok := skipPRI(view); ok {
 			if isVersion5424(rest) {
-				if !p.parse5424(s, &rec) {
+				if !p.parse5424(view, &rec) {
 					rec = Record{}
+					s := strings.Clone(view)
+					rest, _ := skipPRI(s)
 					p.lenient5424(rest[strings.IndexByte(rest, ' ')+1:], &rec)
 				}
-			} else if !p.parse3164(s, &rec) {
+			} else if !p.parse3164(view, &rec) {
 				rec = Record{}
+				rest, _ := skipPRI(strings.Clone(view))
 				p.parseNoPRI(rest, &rec)
 			}
 			finish(&rec)
@@ -87,7 +97,7 @@ func (p *Parser) Parse(line []byte) (Record, error) {
 			return rec, nil
 		}
 	}
-	p.parseNoPRI(s, &rec)
+	p.parseNoPRI(strings.Clone(view), &rec)
 	finish(&rec)
 	if rec.Time.IsZero() {
 		rec.Time = p.opts.Now()
@@ -179,19 +189,35 @@ func (p *Parser) parse5424(s string, rec *Record) bool {
 		return false
 	}
 	if msg.Timestamp != nil {
-		rec.Time = *msg.Timestamp
+		rec.Time = msg.Timestamp.UTC()
 	}
 	rec.Host = str(msg.Hostname)
 	rec.App = str(msg.Appname)
 	rec.PID = str(msg.ProcID)
 	rec.Format = "rfc5424"
 	if msg.StructuredData != nil {
-		for id, params := range *msg.StructuredData {
-			if rec.SDID == "" || id != "meta" {
+		// go-syslog returns a map: take the elements in the order they
+		// appear in the message.
+		sd := *msg.StructuredData
+		ids := make([]string, 0, len(sd))
+		for id := range sd {
+			ids = append(ids, id)
+		}
+		sort.Slice(ids, func(i, j int) bool { return strings.Index(s, "["+ids[i]) < strings.Index(s, "["+ids[j]) })
+		for _, id := range ids {
+			if rec.SDID == "" && id != "meta" {
 				rec.SDID = id
 			}
-			for k, v := range params {
-				rec.Params = append(rec.Params, Param{k, v})
+			keys := make([]string, 0, len(sd[id]))
+			for k := range sd[id] {
+				keys = append(keys, k)
+			}
+			el := s[strings.Index(s, "["+id):]
+			sort.Slice(keys, func(i, j int) bool {
+				return strings.Index(el, " "+keys[i]+"=") < strings.Index(el, " "+keys[j]+"=")
+			})
+			for _, k := range keys {
+				rec.Params = append(rec.Params, Param{k, sd[id][k]})
 			}
 		}
 	}
@@ -214,7 +240,21 @@ func (p *Parser) parse3164(s string, rec *Record) bool {
 		return false
 	}
 	if msg.Timestamp != nil {
-		rec.Time = *msg.Timestamp
+		rec.Time = msg.Timestamp.UTC()
+		// A BSD timestamp carries no year: go-syslog's CurrentYear uses the
+		// wall clock and never looks back; use Options.Now and roll a date
+		// that would lie in the future back a year, as the no-PRI path does.
+		if p.opts.Year == 0 {
+			if rest, ok := skipPRI(s); ok && len(rest) > 0 && !isDigit(rest[0]) {
+				now := p.opts.Now().In(p.opts.Location)
+				t := msg.Timestamp.In(p.opts.Location)
+				t = time.Date(now.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), p.opts.Location)
+				if t.After(now.Add(24 * time.Hour)) {
+					t = t.AddDate(-1, 0, 0)
+				}
+				rec.Time = t.UTC()
+			}
+		}
 	}
 	rec.Host = *msg.Hostname
 	rec.App = *msg.Appname
@@ -483,7 +523,7 @@ func (p *Parser) parseBSDStamp(s string) (time.Time, int, bool) {
 			year--
 		}
 	}
-	return time.Date(year, mon, day, hh, mm, ss, 0, p.opts.Location), i, true
+	return time.Date(year, mon, day, hh, mm, ss, 0, p.opts.Location).UTC(), i, true
 }
 
 func hms(s string) (int, int, int, bool) {

@@ -22,7 +22,10 @@ func Peek(line []byte) (p Peeked, ok bool) {
 	if len(line) == 0 {
 		return p, false
 	}
-	s := unsafe.String(&line[0], len(line))
+	s := trimLine(unsafe.String(&line[0], len(line)))
+	if s == "" {
+		return p, false
+	}
 	if s[0] == '<' {
 		rest, ok := skipPRI(s)
 		if !ok {
@@ -70,7 +73,12 @@ func Peek(line []byte) (p Peeked, ok bool) {
 	}
 	p.Host, p.Program = host, app
 	p.Body = peekBody(body)
-	return p, true
+	return p, !isContinuation(p.Body)
+}
+
+// isContinuation: a continuation line is left to the full parser.
+func isContinuation(b string) bool {
+	return strings.HasPrefix(b, "-->") || b == "+" || strings.HasPrefix(b, "+ ")
 }
 
 // peek5424 handles "TIMESTAMP HOSTNAME APP PROCID MSGID SD MSG".
@@ -97,7 +105,7 @@ func peek5424(s string) (p Peeked, ok bool) {
 	}
 	p.Host, p.Program = host, app
 	p.Body = peekBody(rest)
-	return p, true
+	return p, !isContinuation(p.Body)
 }
 
 // peekBody mirrors finish: it drops the pre-8.0 "info hostd[tid] " and the
@@ -133,6 +141,11 @@ func peekBody(b string) string {
 // skipSD returns the length of the structured-data element at the start of
 // s (quoted values may contain "]"), or -1.
 func skipSD(s string) int {
+	// Fast path: ESXi writes unquoted values, so the first "]" ends the
+	// element unless a quote comes before it.
+	if end := strings.IndexByte(s, ']'); end > 0 && strings.IndexByte(s[:end], '"') < 0 {
+		return end + 1
+	}
 	quoted := false
 	for i := 1; i < len(s); i++ {
 		switch s[i] {

@@ -48,6 +48,9 @@ type series struct {
 }
 
 func (f *family) get(vals []string) *series {
+	for i, v := range vals {
+		vals[i] = cleanLabel(v, f.maxLen) // no allocation for a clean value
+	}
 	f.buf = f.buf[:0]
 	for _, v := range vals {
 		f.buf = append(f.buf, v...)
@@ -68,11 +71,7 @@ func (f *family) get(vals []string) *series {
 		return f.ov
 	}
 	key := string(f.buf)
-	clean := make([]string, len(vals))
-	for i, v := range vals {
-		clean[i] = cleanLabel(v, f.maxLen)
-	}
-	s := f.newSeries(clean)
+	s := f.newSeries(append([]string(nil), vals...))
 	f.series[key] = s
 	return s
 }

@@ -67,6 +67,7 @@ type Assembler struct {
 	lines   map[key]*pending
 	parts   map[partKey]*parts
 	waiting atomic.Int64
+	lastKey key // the most recently held multi-line message
 }
 
 // New returns an Assembler that hands complete records to emit.
@@ -107,6 +108,11 @@ func (a *Assembler) Add(rec *logline.Record) {
 	k := key{rec.Host, rec.Program}
 	switch {
 	case rec.Continuation:
+		if rec.Host == "" && rec.Program == "" {
+			// A bare "--> ..." line of a log file (ESXi 6/7 hostd.log) names
+			// no program: it continues the message held last.
+			k = a.lastKey
+		}
 		if p := a.lines[k]; p != nil {
 			if !p.full {
 				if p.sb.Len()+1+len(rec.Body) > a.opts.MaxBytes {
@@ -165,6 +171,7 @@ func (a *Assembler) Add(rec *logline.Record) {
 			p := &pending{rec: *rec, added: a.opts.Now()}
 			p.sb.WriteString(rec.Body)
 			a.lines[k] = p
+			a.lastKey = k
 			a.waiting.Add(1)
 		} else {
 			r := *rec

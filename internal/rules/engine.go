@@ -247,6 +247,11 @@ func (c *Classifier) Candidate(program, body string) bool {
 			return false
 		}
 	}
+	for _, n := range QuietPrograms {
+		if strings.EqualFold(n, program) {
+			return false
+		}
+	}
 	for _, t := range c.sniffers {
 		if t.Sniff(body) {
 			return true
@@ -254,6 +259,12 @@ func (c *Classifier) Candidate(program, body string) bool {
 	}
 	return false
 }
+
+// QuietPrograms are ESXi programs that never log audit activity; their
+// messages skip even the content sniffers that look for vCenter lines
+// forwarded under unexpected tags.
+var QuietPrograms = []string{"vmkernel", "vpxa", "rhttpproxy", "crond", "vsanmgmtd", "healthd", "usbarb",
+	"vmkwarning", "fdm", "sfcb-vmware_base", "sfcbd", "storageRM", "hostd-probe", "lwsmd", "netcpa"}
 
 // Default returns the built-in rule tables.
 func Default() []*Table {

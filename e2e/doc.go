@@ -1,0 +1,4 @@
+// Package e2e holds tests of the shipped alerting artifacts (alerts/): the
+// Alertmanager routing tree, rule hygiene, and an end-to-end run of the
+// exporter, a real Prometheus and a real Alertmanager.
+package e2e
