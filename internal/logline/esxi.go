@@ -48,7 +48,7 @@ func finish(rec *Record) {
 		b = strings.TrimPrefix(b[1:], " ")
 	}
 	if len(b) > 0 && b[0] == '[' && rec.Params == nil {
-		rec.Params = make([]Param, 0, 6)
+		rec.Params = make([]Param, 0, 4)
 	}
 	for len(b) > 0 && b[0] == '[' {
 		id, params, rest, ok := parseSDElement(b, false, rec.Params)
