@@ -37,7 +37,7 @@ func (r *recorder) count() int {
 func startServer(t *testing.T, cfg Config) (*Server, *metrics.Health, *recorder) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
-	h := metrics.NewHealth(reg, metrics.NewSink(reg, metrics.Options{}), []string{TransportUDP, TransportTCP})
+	h := metrics.NewHealth(reg, metrics.NewSink(reg, metrics.Options{}), []string{TransportUDP, TransportTCP, TransportTLS})
 	rec := &recorder{}
 	s := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), h, rec.handle)
 	if err := s.Listen(); err != nil {
