@@ -47,21 +47,7 @@ func finish(rec *Record) {
 		rec.Continuation = true
 		b = strings.TrimPrefix(b[1:], " ")
 	}
-	if len(b) > 0 && b[0] == '[' && rec.Params == nil {
-		rec.Params = make([]Param, 0, 4)
-	}
-	for len(b) > 0 && b[0] == '[' {
-		id, params, rest, ok := parseSDElement(b, false, rec.Params)
-		if !ok {
-			break
-		}
-		if rec.SDID == "" {
-			rec.SDID = id
-		}
-		rec.Params = params
-		b = rest
-	}
-	rec.Body = strings.TrimLeft(b, " ")
+	rec.Body = strings.TrimLeft(consumeSD(b, false, rec), " ")
 }
 
 func validTag(s string) bool {
@@ -164,4 +150,24 @@ func parseSDElement(s string, strict5424 bool, dst []Param) (id string, params [
 		params = append(params, Param{key, s[v:i]})
 	}
 	return "", nil, s, false
+}
+
+// consumeSD parses the structured-data elements at the start of s into rec
+// and returns what follows them.
+func consumeSD(s string, strict5424 bool, rec *Record) string {
+	if len(s) > 0 && s[0] == '[' && rec.Params == nil {
+		rec.Params = make([]Param, 0, 4)
+	}
+	for len(s) > 0 && s[0] == '[' {
+		id, params, rest, ok := parseSDElement(s, strict5424, rec.Params)
+		if !ok {
+			break
+		}
+		if rec.SDID == "" {
+			rec.SDID = id
+		}
+		rec.Params = params
+		s = rest
+	}
+	return s
 }

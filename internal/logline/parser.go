@@ -404,18 +404,7 @@ func parseSDField(s string, rec *Record) string {
 	if strings.HasPrefix(s, "-") {
 		return strings.TrimPrefix(s[1:], " ")
 	}
-	for strings.HasPrefix(s, "[") {
-		id, params, rest, ok := parseSDElement(s, true, rec.Params)
-		if !ok {
-			break
-		}
-		if rec.SDID == "" {
-			rec.SDID = id
-		}
-		rec.Params = params
-		s = rest
-	}
-	return strings.TrimPrefix(s, " ")
+	return strings.TrimPrefix(consumeSD(s, true, rec), " ")
 }
 
 // parseTag splits "app[pid]: msg" or "app: msg"; without a tag the whole
