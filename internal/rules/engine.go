@@ -178,13 +178,7 @@ func (t *Table) buildQuick() {
 type Classifier struct {
 	tables    []*Table
 	byProgram map[string][]*Table
-	programs  []programTables
 	sniffers  []*Table
-}
-
-type programTables struct {
-	name   string
-	tables []*Table
 }
 
 // New builds a classifier from tables (Default() when none are given).
@@ -226,9 +220,6 @@ func New(tables ...*Table) *Classifier {
 		}
 		t.buildQuick()
 	}
-	for name, ts := range c.byProgram {
-		c.programs = append(c.programs, programTables{name, ts})
-	}
 	return c
 }
 
@@ -237,20 +228,28 @@ func New(tables ...*Table) *Classifier {
 // regular expression: most of a log stream is rejected here, before it is
 // parsed in full.
 func (c *Classifier) Candidate(program, body string) bool {
-	for i := range c.programs {
-		if strings.EqualFold(c.programs[i].name, program) {
-			for _, t := range c.programs[i].tables {
-				if t.quick.accept(body) {
-					return true
-				}
-			}
-			return false
+	// Lower-case the tag on the stack: a map lookup with string(b[:n])
+	// does not allocate.
+	var b [48]byte
+	if len(program) > len(b) {
+		return true
+	}
+	n := copy(b[:], program)
+	for i := 0; i < n; i++ {
+		if c := b[i]; c >= 'A' && c <= 'Z' {
+			b[i] = c + 'a' - 'A'
 		}
 	}
-	for _, n := range QuietPrograms {
-		if strings.EqualFold(n, program) {
-			return false
+	if tables, ok := c.byProgram[string(b[:n])]; ok {
+		for _, t := range tables {
+			if t.quick.accept(body) {
+				return true
+			}
 		}
+		return false
+	}
+	if quietPrograms[string(b[:n])] {
+		return false
 	}
 	for _, t := range c.sniffers {
 		if t.Sniff(body) {
@@ -264,7 +263,15 @@ func (c *Classifier) Candidate(program, body string) bool {
 // messages skip even the content sniffers that look for vCenter lines
 // forwarded under unexpected tags.
 var QuietPrograms = []string{"vmkernel", "vpxa", "rhttpproxy", "crond", "vsanmgmtd", "healthd", "usbarb",
-	"vmkwarning", "fdm", "sfcb-vmware_base", "sfcbd", "storageRM", "hostd-probe", "lwsmd", "netcpa"}
+	"vmkwarning", "fdm", "sfcb-vmware_base", "sfcbd", "storagerm", "hostd-probe", "lwsmd", "netcpa"}
+
+var quietPrograms = func() map[string]bool {
+	m := map[string]bool{}
+	for _, p := range QuietPrograms {
+		m[strings.ToLower(p)] = true
+	}
+	return m
+}()
 
 // Default returns the built-in rule tables.
 func Default() []*Table {
