@@ -32,7 +32,7 @@ unit:
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassify$$' -fuzztime $(FUZZTIME) ./internal/pipeline
 
-test: deps fmt-check vet unit fuzz
+test: deps rules fmt-check vet unit fuzz
 
 ## bench: throughput benchmarks (not part of test); needs mtail, installed when missing.
 bench:
@@ -41,3 +41,12 @@ bench:
 
 clean:
 	rm -f vsphere_audit_exporter
+
+## rules: check and unit-test the shipped alert rules and Alertmanager routing
+## (alerts/); the Go tests in e2e/ check routing, conventions and run the
+## rules end to end in a real Prometheus and Alertmanager.
+.PHONY: rules
+rules: deps
+	promtool check rules alerts/*.rules.yml
+	promtool test rules alerts/tests/*.yml
+	amtool check-config alerts/alertmanager.yml

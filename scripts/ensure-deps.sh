@@ -6,6 +6,9 @@ what="${1:-test}"
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v logger >/dev/null || need+=(bsdutils)
+# alerts/ and e2e/: amtool and Alertmanager, and the Prometheus server itself.
+command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
+command -v prometheus >/dev/null || need+=(prometheus)
 if [ "$what" = bench ]; then
   command -v mtail >/dev/null || need+=(mtail)
 fi

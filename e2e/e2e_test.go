@@ -1,0 +1,471 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
+)
+
+// TestEndToEndDirectLoginPages runs the pipeline as a site runs it: the
+// exporter built from this tree, a real Prometheus loading the shipped
+// rules, a real Alertmanager loaded with the shipped routing (receivers
+// pointed at a webhook inside the test), and ESXi syslog lines sent by
+// logger(1) over TCP. A direct root login must page; vCenter's vpxuser
+// logging in to the host must not.
+func TestEndToEndDirectLoginPages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test; not in -short mode")
+	}
+	promBin := testenv.RequireBinary(t, "prometheus", "prometheus")
+	amBin := testenv.RequireBinary(t, "prometheus-alertmanager", "prometheus-alertmanager")
+	loggerBin := testenv.RequireBinary(t, "logger", "bsdutils")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not in PATH: %v", err)
+	}
+	begin := time.Now()
+	dir := t.TempDir()
+	hook := newWebhook(t)
+
+	// The exporter, built from this tree.
+	exe := filepath.Join(dir, "vsphere_audit_exporter")
+	build := exec.Command(goBin, "build", "-o", exe, "../cmd/vsphere_audit_exporter")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	syslogAddr, exporterAddr := freeAddr(t), freeAddr(t)
+	exporter := startProcess(t, dir, "exporter", exe,
+		"--syslog.tcp.listen-address="+syslogAddr,
+		"--syslog.udp.listen-address=",
+		"--web.listen-address="+exporterAddr)
+	waitHTTP(t, exporter, "http://"+exporterAddr+"/metrics")
+
+	// Alertmanager with a copy of the shipped config: receivers pointed at
+	// the webhook, group_wait and group_interval lowered to 1s.
+	amAddr := freeAddr(t)
+	amConfig := filepath.Join(dir, "alertmanager.yml")
+	writeAlertmanagerCopy(t, filepath.Join(alertsDir, "alertmanager.yml"), amConfig, map[string]string{
+		pagerReceiver:  hook.URL + "/" + pagerReceiver,
+		ticketReceiver: hook.URL + "/" + ticketReceiver,
+	})
+	am := startProcess(t, dir, "alertmanager", amBin,
+		"--config.file="+amConfig,
+		"--storage.path="+filepath.Join(dir, "alertmanager-data"),
+		"--web.listen-address="+amAddr,
+		"--cluster.listen-address=")
+	waitHTTP(t, am, "http://"+amAddr+"/-/ready")
+
+	// Prometheus scraping the exporter every second, evaluating the shipped
+	// rules every second, sending to the Alertmanager.
+	rules, err := filepath.Abs(filepath.Join(alertsDir, "*.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	promAddr := freeAddr(t)
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %q
+alerting:
+  alertmanagers:
+    - static_configs:
+        - targets: [%q]
+scrape_configs:
+  - job_name: vsphere_audit
+    static_configs:
+      - targets: [%q]
+`, rules, amAddr, exporterAddr))
+	prom := startProcess(t, dir, "prometheus", promBin,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
+		"--web.listen-address="+promAddr)
+	promURL := "http://" + promAddr
+	waitHTTP(t, prom, promURL+"/-/ready")
+	waitUntil(t, 30*time.Second, "Prometheus scrapes the exporter and has loaded the shipped rules", prom, func() bool {
+		return len(promQuery(t, promURL, `up{job="vsphere_audit"} == 1`)) == 1 && ruleLoaded(t, promURL, "VSphereAuditDirectHostLogin")
+	})
+	t.Logf("exporter, Alertmanager and Prometheus up after %s", time.Since(begin).Round(time.Millisecond))
+
+	// A direct root login over SSH, as ESXi's sshd logs it.
+	sent := time.Now()
+	sendSyslog(t, loggerBin, syslogAddr, "sshd", "auth.info",
+		"Accepted keyboard-interactive/pam for root from 172.16.5.5 port 58470 ssh2")
+	page := hook.waitFor(t, 60*time.Second, prom, func(n notification, a webhookAlert) bool {
+		return n.path == "/"+pagerReceiver && a.Status == "firing" && a.Labels["alertname"] == "VSphereAuditDirectHostLogin"
+	})
+	t.Logf("page received %s after the syslog line", time.Since(sent).Round(time.Millisecond))
+	series := promQuery(t, promURL, `vsphere_audit_logins_total{direct="true",user="root"}`)
+	if len(series) != 1 {
+		t.Fatalf("Prometheus has %d direct root login series, want 1: %v", len(series), series)
+	}
+	for k, want := range map[string]string{
+		"host": series[0]["host"], "user": "root", "client_ip": "172.16.5.5",
+		"method": "ssh", "direct": "true", "severity": "critical", "job": "vsphere_audit",
+	} {
+		if got := page.Labels[k]; got != want || got == "" {
+			t.Errorf("page label %s=%q, want %q (labels %v)", k, got, want, page.Labels)
+		}
+	}
+	if d := page.Annotations["description"]; !strings.Contains(d, "172.16.5.5") || !strings.Contains(d, series[0]["host"]) {
+		t.Errorf("page description %q names neither the source address nor the host", d)
+	}
+
+	// vCenter's own vpxuser logging in to the host: counted, never paged.
+	sendSyslog(t, loggerBin, syslogAddr, "Hostd", "daemon.info",
+		"[Originator@6876 sub=Vimsvc.ha-eventmgr opID=a1 user=vpxuser] Event 5 : User vpxuser@10.0.0.5 logged in as VMware-client/6.5.0")
+	waitUntil(t, 20*time.Second, "Prometheus has scraped the vpxuser login", prom, func() bool {
+		return len(promQuery(t, promURL, `vsphere_audit_logins_total{user="vpxuser",direct="false"}`)) == 1
+	})
+	time.Sleep(15 * time.Second)
+	if a := promQuery(t, promURL, `ALERTS{user="vpxuser"}`); len(a) > 0 {
+		t.Errorf("Prometheus has alerts about vpxuser: %v", a)
+	}
+	for _, n := range hook.all() {
+		for _, a := range n.Alerts {
+			if a.Labels["user"] == "vpxuser" {
+				t.Errorf("%s received an alert about vpxuser: %v", n.path, a.Labels)
+			}
+		}
+	}
+
+	// Every shipped rule evaluated without error on this Prometheus.
+	for _, r := range promRules(t, promURL) {
+		if r.Health == "err" {
+			t.Errorf("rule %s: %s", r.Name, r.LastError)
+		}
+	}
+	t.Logf("end to end in %s", time.Since(begin).Round(time.Millisecond))
+}
+
+// --- webhook receiver ---
+
+type webhookAlert struct {
+	Status      string            `json:"status"`
+	Labels      map[string]string `json:"labels"`
+	Annotations map[string]string `json:"annotations"`
+}
+
+type notification struct {
+	path     string
+	Receiver string         `json:"receiver"`
+	Status   string         `json:"status"`
+	Alerts   []webhookAlert `json:"alerts"`
+}
+
+type webhook struct {
+	*httptest.Server
+	mu     sync.Mutex
+	got    []notification
+	notify chan struct{}
+}
+
+func newWebhook(t *testing.T) *webhook {
+	h := &webhook{notify: make(chan struct{}, 1)}
+	h.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var n notification
+		if err := json.NewDecoder(r.Body).Decode(&n); err != nil {
+			t.Errorf("webhook %s: %v", r.URL.Path, err)
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		n.path = r.URL.Path
+		t.Logf("webhook %s: receiver=%s status=%s alerts=%d", n.path, n.Receiver, n.Status, len(n.Alerts))
+		h.mu.Lock()
+		h.got = append(h.got, n)
+		h.mu.Unlock()
+		select {
+		case h.notify <- struct{}{}:
+		default:
+		}
+	}))
+	t.Cleanup(h.Close)
+	return h
+}
+
+func (h *webhook) all() []notification {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]notification(nil), h.got...)
+}
+
+// waitFor returns the first alert received for which match is true.
+func (h *webhook) waitFor(t *testing.T, timeout time.Duration, p *process, match func(notification, webhookAlert) bool) webhookAlert {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		for _, n := range h.all() {
+			for _, a := range n.Alerts {
+				if match(n, a) {
+					return a
+				}
+			}
+		}
+		select {
+		case <-h.notify:
+		case <-p.done:
+			t.Fatalf("%s exited while waiting for the alert:\n%s", p.name, p.tail())
+		case <-deadline:
+			t.Fatalf("no matching alert within %s; received: %+v", timeout, h.all())
+		}
+	}
+}
+
+// --- processes ---
+
+type process struct {
+	name, log string
+	cmd       *exec.Cmd
+	done      chan struct{}
+}
+
+func (p *process) tail() string {
+	b, _ := os.ReadFile(p.log)
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	if len(lines) > 40 {
+		lines = lines[len(lines)-40:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// startProcess starts bin with args, its output in dir/name.log; it is
+// stopped (SIGTERM, then SIGKILL) when the test ends, and its log is shown
+// when the test failed.
+func startProcess(t *testing.T, dir, name, bin string, args ...string) *process {
+	t.Helper()
+	p := &process{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
+	f, err := os.Create(p.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Dir = dir
+	p.cmd.Stdout, p.cmd.Stderr = f, f
+	if err := p.cmd.Start(); err != nil {
+		f.Close()
+		t.Fatalf("start %s: %v", name, err)
+	}
+	go func() {
+		p.cmd.Wait()
+		f.Close()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s log (%s %s):\n%s", name, bin, strings.Join(args, " "), p.tail())
+		}
+	})
+	return p
+}
+
+// waitUntil polls cond until it holds, failing after timeout or when p exits.
+func waitUntil(t *testing.T, timeout time.Duration, what string, p *process, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		select {
+		case <-p.done:
+			t.Fatalf("%s exited while waiting until %s:\n%s", p.name, what, p.tail())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting until %s", timeout, what)
+		}
+	}
+}
+
+func waitHTTP(t *testing.T, p *process, u string) {
+	t.Helper()
+	waitUntil(t, 20*time.Second, u+" answers 200", p, func() bool {
+		resp, err := http.Get(u)
+		if err != nil {
+			return false
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// freeAddr returns 127.0.0.1:port with a port that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendSyslog sends one RFC 3164 message over TCP with logger(1).
+func sendSyslog(t *testing.T, loggerBin, addr, tag, prio, msg string) {
+	t.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(loggerBin, "--tcp", "-n", host, "-P", port, "--rfc3164", "-t", tag, "-p", prio, "--", msg).CombinedOutput()
+	if err != nil {
+		t.Fatalf("logger: %v\n%s", err, out)
+	}
+}
+
+// writeAlertmanagerCopy writes src with each receiver's webhook URL replaced
+// by urls[receiver] and every group_wait and group_interval lowered to 1s
+// (so that an alert joining an already notified group, such as a second
+// login to the same host, is sent within seconds too). Every receiver in
+// src must be in urls, so that no test alert can leave the machine.
+func writeAlertmanagerCopy(t *testing.T, src, dst string, urls map[string]string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	recvs, _ := cfg["receivers"].([]any)
+	if len(recvs) != len(urls) {
+		t.Fatalf("%s has %d receivers, the test knows %d", src, len(recvs), len(urls))
+	}
+	for _, r := range recvs {
+		rm := r.(map[string]any)
+		name, _ := rm["name"].(string)
+		u, ok := urls[name]
+		if !ok {
+			t.Fatalf("%s: receiver %q unknown to the test", src, name)
+		}
+		for k := range rm {
+			if k != "name" && k != "webhook_configs" {
+				t.Fatalf("%s: receiver %q has %s, the test only rewrites webhook_configs", src, name, k)
+			}
+		}
+		rm["webhook_configs"] = []any{map[string]any{"url": u, "send_resolved": true}}
+	}
+	var lower func(route map[string]any)
+	lower = func(route map[string]any) {
+		route["group_wait"] = "1s"
+		route["group_interval"] = "1s"
+		subs, _ := route["routes"].([]any)
+		for _, s := range subs {
+			lower(s.(map[string]any))
+		}
+	}
+	root, ok := cfg["route"].(map[string]any)
+	if !ok {
+		t.Fatalf("%s: no route", src)
+	}
+	lower(root)
+	out, err := yaml.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, dst, string(out))
+}
+
+// --- Prometheus HTTP API ---
+
+func promGet(t *testing.T, u string, data any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		Status string          `json:"status"`
+		Error  string          `json:"error"`
+		Data   json.RawMessage `json:"data"`
+	}
+	if err := json.Unmarshal(b, &env); err != nil || env.Status != "success" {
+		t.Fatalf("GET %s: status %s, %v %s: %s", u, resp.Status, err, env.Error, bytes.TrimSpace(b))
+	}
+	if err := json.Unmarshal(env.Data, data); err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+}
+
+// promQuery returns the label sets of an instant query's result.
+func promQuery(t *testing.T, base, q string) []map[string]string {
+	t.Helper()
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+		} `json:"result"`
+	}
+	promGet(t, base+"/api/v1/query?query="+url.QueryEscape(q), &data)
+	var out []map[string]string
+	for _, r := range data.Result {
+		out = append(out, r.Metric)
+	}
+	return out
+}
+
+type promRule struct {
+	Name      string `json:"name"`
+	Health    string `json:"health"`
+	LastError string `json:"lastError"`
+}
+
+func promRules(t *testing.T, base string) []promRule {
+	t.Helper()
+	var data struct {
+		Groups []struct {
+			Rules []promRule `json:"rules"`
+		} `json:"groups"`
+	}
+	promGet(t, base+"/api/v1/rules", &data)
+	var out []promRule
+	for _, g := range data.Groups {
+		out = append(out, g.Rules...)
+	}
+	return out
+}
+
+func ruleLoaded(t *testing.T, base, name string) bool {
+	for _, r := range promRules(t, base) {
+		if r.Name == name {
+			return true
+		}
+	}
+	return false
+}
