@@ -34,6 +34,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/syslogserver"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcenter"
 )
 
 const name = "vsphere_audit_exporter"
@@ -70,8 +71,9 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 	reassemblyTimeout := serve.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
 	timezone := serve.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
 	maxSeries := serve.Flag("metrics.max-series", "Maximum label sets per audit metric; beyond it samples go to one overflow series and are counted in vsphere_audit_label_overflow_total.").Default("10000").Int()
-	demoMode := serve.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously.").Bool()
+	demoMode := serve.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
 	demoRate := serve.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
+	vcf := vcenterFlags(serve)
 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
 	rOpts := replayFlags(replayCmd)
@@ -106,6 +108,11 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 			cfg.TCPAddress = "127.0.0.1:0"
 		}
 	}
+	vcCfgs, err := vcf.Configs(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" {
 		fmt.Fprintf(os.Stderr, "%s: every syslog listener is disabled; set --syslog.udp.listen-address, --syslog.tcp.listen-address or --syslog.tls.listen-address\n", name)
 		return 2
@@ -128,9 +135,40 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 	}
 	logger.Info("starting "+name, "version", version.Info(), "syslog_udp", addrString(sys.Server().UDPAddr()), "syslog_tcp", addrString(sys.Server().TCPAddr()), "syslog_tls", addrString(sys.Server().TLSAddr()))
 
-	errc := make(chan error, 3)
+	errc := make(chan error, 5)
 	go func() { errc <- sys.Run(ctx) }()
+	var vcsim *demo.VCSim
 	if *demoMode {
+		// The demo also runs an embedded vCenter simulator and reads it
+		// over the vSphere API, TLS pinned to the simulator's thumbprint.
+		vcsim, err = demo.StartVCSim(logger)
+		if err != nil {
+			logger.Error("cannot start the demo vCenter simulator", "err", err)
+			return 1
+		}
+		defer vcsim.Close()
+		c := vcsim.Config()
+		c.StateDir = vcf.StateDir
+		if !flagGiven(args, "vcenter.state-dir") {
+			c.StateDir = "" // the simulator's history starts afresh each run
+		}
+		c.PollInterval = vcf.PollInterval
+		if err := c.Validate(); err != nil {
+			logger.Error("demo vCenter", "err", err)
+			return 1
+		}
+		vcCfgs = append(vcCfgs, c)
+	}
+	if len(vcCfgs) > 0 {
+		vcHealth := metrics.NewVCenterHealth(reg)
+		vc := collector.NewVCenter(vcCfgs, collector.VCenterOptions{InventoryInterval: vcf.InventoryInterval}, logger, vcHealth, sys.Pipeline())
+		go func() { errc <- vc.Run(ctx) }()
+		for _, c := range vcCfgs {
+			logger.Info("reading vCenter events", "vcenter", c.Name, "url", c.URL.Redacted(), "state_dir", c.StateDir)
+		}
+	}
+	if *demoMode {
+		go func() { errc <- vcsim.Run(ctx) }()
 		d := demo.New(demo.Options{Rate: *demoRate, UDP: sys.Server().UDPAddr(), TCP: sys.Server().TCPAddr()}, logger)
 		go func() { errc <- d.Run(ctx) }()
 		logger.Info("demo mode: sending a built-in stream of ESXi and vCenter syslog to this exporter", "rate_per_second", *demoRate)
@@ -181,6 +219,23 @@ func addrString(a interface{ String() string }) string {
 		return "disabled"
 	}
 	return a.String()
+}
+
+// vcenterFlags adds the --vcenter.* flags. The password never comes from a
+// flag value (it would show in ps): a file or the environment.
+func vcenterFlags(cmd *kingpin.CmdClause) *vcenter.Options {
+	o := &vcenter.Options{}
+	cmd.Flag("vcenter.url", "vCenter to read events and host state from, https://vcenter.example.com/sdk (repeatable). A user may be given in the URL (https://user@host/sdk), never the password.").StringsVar(&o.URLs)
+	cmd.Flag("vcenter.user", "vCenter user (a read-only role at the vCenter root is enough; see README).").StringVar(&o.User)
+	cmd.Flag("vcenter.password-file", "File holding the vCenter password (one line). Alternative: the environment variable "+vcenter.PasswordEnv+".").StringVar(&o.PasswordFile)
+	cmd.Flag("vcenter.ca-file", "PEM CA bundle that signed the vCenter certificate (replaces the system roots).").StringVar(&o.CAFile)
+	cmd.Flag("vcenter.thumbprint", "SHA-256 (or SHA-1) thumbprint of the vCenter certificate, AA:BB:..., accepted when the certificate is not signed by a trusted CA.").StringVar(&o.Thumbprint)
+	cmd.Flag("vcenter.insecure", "Do not verify the vCenter's TLS certificate (not recommended).").BoolVar(&o.Insecure)
+	cmd.Flag("vcenter.state-dir", "Directory for the per-vCenter event checkpoints (where reading resumes after a restart).").Default(vcenter.DefaultStateDir).StringVar(&o.StateDir)
+	cmd.Flag("vcenter.lookback", "On the first start (no checkpoint), also read the events of this period before the vCenter's current time.").Default("0").DurationVar(&o.Lookback)
+	cmd.Flag("vcenter.poll-interval", "Wait after an empty read of the vCenter's event history; doubles while idle, up to 5x.").Default("1s").DurationVar(&o.PollInterval)
+	cmd.Flag("vcenter.inventory-interval", "How often to read each host's SSH, ESXi Shell and DCUI state and lockdown mode from the vCenter.").Default("60s").DurationVar(&o.InventoryInterval)
+	return o
 }
 
 // flagGiven reports whether --name appeared on the command line.

@@ -112,7 +112,7 @@ func (s *Stream) Next(now time.Time) []string {
 	}
 	r := strings.NewReplacer(
 		"{ts}", now.UTC().Format("2006-01-02T15:04:05.000Z"),
-		"{esx}", esx, "{esx2}", esx2, "{vc}", "vcsa01.lab.local", "{vcip}", "10.20.0.5",
+		"{esx}", esx, "{esx2}", esx2, "{vc}", "vcsa.lab.local", "{vcip}", "10.20.0.5",
 		"{tid}", strconv.Itoa(2099000+s.rnd.IntN(900)), "{pid}", strconv.Itoa(1050000+s.rnd.IntN(9000)),
 		"{n}", strconv.Itoa(100000+s.n),
 		"{opid}", fmt.Sprintf("%04x-%04x", s.rnd.IntN(65536), s.rnd.IntN(65536)),
