@@ -50,3 +50,10 @@ rules: deps
 	promtool check rules alerts/*.rules.yml
 	promtool test rules alerts/tests/*.yml
 	amtool check-config alerts/alertmanager.yml
+
+## dashboards: only the dashboard tests (dashboards/): conventions, every
+## panel query through promtool, and every panel query against a real
+## Prometheus scraping the exporter in demo mode (also run by `unit`).
+.PHONY: dashboards
+dashboards: deps
+	$(GO) test -count=1 -run 'Dashboard' -v ./e2e
