@@ -82,9 +82,16 @@ func BenchmarkReplay(b *testing.B) {
 	prev := runtime.GOMAXPROCS(1)
 	defer runtime.GOMAXPROCS(prev)
 
+	// Each side runs three times, interleaved; the best run of each counts
+	// (this machine's timings vary by up to 30% from run to run).
 	var replayD, rawD time.Duration
-	for i := 0; i < b.N; i++ {
-		rawD = timeIt(func() {
+	best := func(cur *time.Duration, d time.Duration) {
+		if *cur == 0 || d < *cur {
+			*cur = d
+		}
+	}
+	for i := 0; i < b.N*3; i++ {
+		best(&rawD, timeIt(func() {
 			f, err := os.Open(path)
 			if err != nil {
 				b.Fatal(err)
@@ -101,8 +108,8 @@ func BenchmarkReplay(b *testing.B) {
 					break
 				}
 			}
-		})
-		replayD = timeIt(func() {
+		}))
+		best(&replayD, timeIt(func() {
 			f, err := os.Open(path)
 			if err != nil {
 				b.Fatal(err)
@@ -115,7 +122,7 @@ func BenchmarkReplay(b *testing.B) {
 			if st.Lines != int64(lines()) {
 				b.Fatalf("replay read %d lines, want %d", st.Lines, lines())
 			}
-		})
+		}))
 	}
 	out, err := exec.Command("./mtail.sh", path).CombinedOutput()
 	if err != nil {
