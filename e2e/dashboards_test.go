@@ -294,18 +294,11 @@ func TestDashboardsEndToEnd(t *testing.T) {
 		t.Skip("end-to-end test; not in -short mode")
 	}
 	promBin := testenv.RequireBinary(t, "prometheus", "prometheus")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go not in PATH: %v", err)
-	}
 	queries := dashboardQueries(t)
 	begin := time.Now()
 	dir := t.TempDir()
 
-	exe := filepath.Join(dir, "vsphere_audit_exporter")
-	if out, err := exec.Command(goBin, "build", "-o", exe, "../cmd/vsphere_audit_exporter").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildExporter(t, dir)
 	syslogAddr, exporterAddr := freeAddr(t), freeAddr(t)
 	exporter := startProcess(t, dir, "exporter", exe, "--demo", "--demo.rate=100",
 		"--syslog.tcp.listen-address="+syslogAddr,
@@ -313,29 +306,7 @@ func TestDashboardsEndToEnd(t *testing.T) {
 		"--vcenter.state-dir="+filepath.Join(dir, "state"))
 	waitHTTP(t, exporter, "http://"+exporterAddr+"/metrics")
 
-	rules, err := filepath.Abs(filepath.Join(alertsDir, "*.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-scrape_configs:
-  - job_name: vsphere_audit
-    static_configs:
-      - targets: [%q]
-`, rules, exporterAddr))
-	prom := startProcess(t, dir, "prometheus", promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
-		"--web.listen-address="+promAddr)
-	promURL := "http://" + promAddr
-	waitHTTP(t, prom, promURL+"/-/ready")
+	prom, promURL := startPrometheus(t, dir, promBin, exporterAddr, "")
 	promStart := time.Now()
 	t.Logf("exporter and Prometheus up after %s", time.Since(begin).Round(time.Millisecond))
 

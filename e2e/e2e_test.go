@@ -36,20 +36,11 @@ func TestEndToEndDirectLoginPages(t *testing.T) {
 	promBin := testenv.RequireBinary(t, "prometheus", "prometheus")
 	amBin := testenv.RequireBinary(t, "prometheus-alertmanager", "prometheus-alertmanager")
 	loggerBin := testenv.RequireBinary(t, "logger", "bsdutils")
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Fatalf("go not in PATH: %v", err)
-	}
 	begin := time.Now()
 	dir := t.TempDir()
 	hook := newWebhook(t)
 
-	// The exporter, built from this tree.
-	exe := filepath.Join(dir, "vsphere_audit_exporter")
-	build := exec.Command(goBin, "build", "-o", exe, "../cmd/vsphere_audit_exporter")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildExporter(t, dir)
 	syslogAddr, exporterAddr := freeAddr(t), freeAddr(t)
 	exporter := startProcess(t, dir, "exporter", exe,
 		"--syslog.tcp.listen-address="+syslogAddr,
@@ -74,33 +65,7 @@ func TestEndToEndDirectLoginPages(t *testing.T) {
 
 	// Prometheus scraping the exporter every second, evaluating the shipped
 	// rules every second, sending to the Alertmanager.
-	rules, err := filepath.Abs(filepath.Join(alertsDir, "*.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	promAddr := freeAddr(t)
-	promConfig := filepath.Join(dir, "prometheus.yml")
-	writeFile(t, promConfig, fmt.Sprintf(`global:
-  scrape_interval: 1s
-  scrape_timeout: 1s
-  evaluation_interval: 1s
-rule_files:
-  - %q
-alerting:
-  alertmanagers:
-    - static_configs:
-        - targets: [%q]
-scrape_configs:
-  - job_name: vsphere_audit
-    static_configs:
-      - targets: [%q]
-`, rules, amAddr, exporterAddr))
-	prom := startProcess(t, dir, "prometheus", promBin,
-		"--config.file="+promConfig,
-		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
-		"--web.listen-address="+promAddr)
-	promURL := "http://" + promAddr
-	waitHTTP(t, prom, promURL+"/-/ready")
+	prom, promURL := startPrometheus(t, dir, promBin, exporterAddr, amAddr)
 	waitUntil(t, 30*time.Second, "Prometheus scrapes the exporter and has loaded the shipped rules", prom, func() bool {
 		return len(promQuery(t, promURL, `up{job="vsphere_audit"} == 1`)) == 1 && ruleLoaded(t, promURL, "VSphereAuditDirectHostLogin")
 	})
@@ -285,6 +250,55 @@ func startProcess(t *testing.T, dir, name, bin string, args ...string) *process 
 }
 
 // waitUntil polls cond until it holds, failing after timeout or when p exits.
+// buildExporter builds the exporter from this tree into dir.
+func buildExporter(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Fatalf("go not in PATH: %v", err)
+	}
+	exe := filepath.Join(dir, "vsphere_audit_exporter")
+	if out, err := exec.Command(goBin, "build", "-o", exe, "../cmd/vsphere_audit_exporter").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return exe
+}
+
+// startPrometheus runs a Prometheus that scrapes the exporter and evaluates
+// the shipped rules every second, sending alerts to amAddr when it is set,
+// and returns it with its base URL once it is ready.
+func startPrometheus(t *testing.T, dir, promBin, exporterAddr, amAddr string) (*process, string) {
+	t.Helper()
+	rules, err := filepath.Abs(filepath.Join(alertsDir, "*.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	alerting := ""
+	if amAddr != "" {
+		alerting = fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", amAddr)
+	}
+	promAddr := freeAddr(t)
+	promConfig := filepath.Join(dir, "prometheus.yml")
+	writeFile(t, promConfig, fmt.Sprintf(`global:
+  scrape_interval: 1s
+  scrape_timeout: 1s
+  evaluation_interval: 1s
+rule_files:
+  - %q
+%sscrape_configs:
+  - job_name: vsphere_audit
+    static_configs:
+      - targets: [%q]
+`, rules, alerting, exporterAddr))
+	prom := startProcess(t, dir, "prometheus", promBin,
+		"--config.file="+promConfig,
+		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
+		"--web.listen-address="+promAddr)
+	promURL := "http://" + promAddr
+	waitHTTP(t, prom, promURL+"/-/ready")
+	return prom, promURL
+}
+
 func waitUntil(t *testing.T, timeout time.Duration, what string, p *process, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
