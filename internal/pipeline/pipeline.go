@@ -68,9 +68,6 @@ func (p *Pipeline) Process(rec *logline.Record) { p.asm.Add(rec) }
 // Flush releases every message still waiting for continuation lines (end of input).
 func (p *Pipeline) Flush() { p.asm.Flush() }
 
-// Expire releases messages that waited longer than the reassembly timeout.
-func (p *Pipeline) Expire() { p.asm.Expire() }
-
 // Run expires waiting messages every interval until done is closed.
 func (p *Pipeline) Run(done <-chan struct{}, interval time.Duration) { p.asm.Run(done, interval) }
 

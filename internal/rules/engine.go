@@ -176,7 +176,6 @@ func (t *Table) buildQuick() {
 
 // Classifier applies the rule tables. It is safe for concurrent use.
 type Classifier struct {
-	tables    []*Table
 	byProgram map[string][]*Table
 	sniffers  []*Table
 }
@@ -186,7 +185,7 @@ func New(tables ...*Table) *Classifier {
 	if len(tables) == 0 {
 		tables = Default()
 	}
-	c := &Classifier{tables: tables, byProgram: map[string][]*Table{}}
+	c := &Classifier{byProgram: map[string][]*Table{}}
 	for _, t := range tables {
 		t.byID = map[string][]int{}
 		t.plain = t.plain[:0]
@@ -279,9 +278,6 @@ func Default() []*Table {
 		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable()}
 }
 
-// Tables returns the tables in use.
-func (c *Classifier) Tables() []*Table { return c.tables }
-
 // Classify appends the events found in rec to out. Continuation lines never
 // produce events of their own.
 func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Event {
@@ -324,9 +320,6 @@ var inputPool = sync.Pool{New: func() any { return new(Input) }}
 func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []audit.Event {
 	for _, i := range idx {
 		r := &t.Rules[i]
-		if r.ID != "" && r.ID != in.ID {
-			continue
-		}
 		if r.Prefix != "" && !strings.HasPrefix(in.Text, r.Prefix) {
 			continue
 		}
