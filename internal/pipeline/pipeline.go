@@ -43,7 +43,7 @@ func New(o Options, sink audit.Sink) *Pipeline {
 		p.cls = rules.New()
 	}
 	if o.Reassembly.Hold == nil {
-		o.Reassembly.Hold = rules.NeedsContinuation
+		o.Reassembly.Hold = p.cls.NeedsContinuation
 	}
 	p.asm = reassembly.New(o.Reassembly, p.classify)
 	p.pool.New = func() any { s := make([]audit.Event, 0, 4); return &s }

@@ -50,6 +50,11 @@ type Rule struct {
 	// (a shell command that is also a config change).
 	Continue bool
 
+	// MultiLine marks a rule whose text arrives over several lines: a
+	// record starting with its Prefix waits for its continuation lines
+	// before it is classified (see NeedsContinuation).
+	MultiLine bool
+
 	groups   []string
 	pat      *pattern
 	fullName string // "table/rule"
@@ -177,6 +182,7 @@ func (t *Table) buildQuick() {
 // Classifier applies the rule tables. It is safe for concurrent use.
 type Classifier struct {
 	byProgram map[string][]*Table
+	multiLine map[string][]string // program -> prefixes of MultiLine rules
 	sniffers  []*Table
 }
 
@@ -185,7 +191,7 @@ func New(tables ...*Table) *Classifier {
 	if len(tables) == 0 {
 		tables = Default()
 	}
-	c := &Classifier{byProgram: map[string][]*Table{}}
+	c := &Classifier{byProgram: map[string][]*Table{}, multiLine: map[string][]string{}}
 	for _, t := range tables {
 		t.byID = map[string][]int{}
 		t.plain = t.plain[:0]
@@ -203,6 +209,11 @@ func New(tables ...*Table) *Classifier {
 				r.pat = pat
 				if r.Prefix == "" {
 					r.Prefix = pat.lits[0]
+				}
+			}
+			if r.MultiLine {
+				for _, p := range t.Programs {
+					c.multiLine[p] = append(c.multiLine[p], r.Prefix)
 				}
 			}
 			if r.ID != "" {
@@ -495,8 +506,13 @@ func IsDirect(e *audit.Event) bool {
 }
 
 // NeedsContinuation reports whether rec starts a multi-line message whose
-// classification needs its continuation lines (hostd's VmkVprobSource dump
-// of a VOB event).
-func NeedsContinuation(rec *logline.Record) bool {
-	return rec.Program == "hostd" && strings.HasPrefix(rec.Body, "VmkVprobSource::Post event")
+// classification needs its continuation lines: a rule marked MultiLine
+// (hostd's VmkVprobSource dump of a VOB event).
+func (c *Classifier) NeedsContinuation(rec *logline.Record) bool {
+	for _, p := range c.multiLine[rec.Program] {
+		if strings.HasPrefix(rec.Body, p) {
+			return true
+		}
+	}
+	return false
 }

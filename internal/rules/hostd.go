@@ -53,7 +53,7 @@ func hostdTable() *Table {
 			{Name: "permission_event", Kind: audit.KindPermissionChanged, Prefix: "Permission ",
 				Re: regexp.MustCompile(`^Permission (?:created|changed|rule removed|removed|updated) for '?(?P<principal>[^' ]+)'?`)},
 			// Multi-line VmkVprobSource dump of a VOB event (reassembled from "-->" lines).
-			{Name: "vprob_event", Prefix: "VmkVprobSource::Post event", Contains: "eventTypeId = \"", Fn: vprobEvent},
+			{Name: "vprob_event", Prefix: "VmkVprobSource::Post event", Contains: "eventTypeId = \"", Fn: vprobEvent, MultiLine: true},
 		},
 	}
 }
