@@ -53,9 +53,6 @@ func prepareVOB(in *Input) bool {
 		return false
 	}
 	id := s[:end]
-	if !strings.HasPrefix(id, "esx.audit.") && !strings.HasPrefix(id, "vob.user.") && !strings.HasPrefix(id, "esx.problem.vmsyslogd") {
-		return false
-	}
 	if LookupAuditID(id) == nil {
 		return false
 	}
