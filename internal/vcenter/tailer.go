@@ -297,7 +297,12 @@ func (t *Tailer) connect(ctx context.Context) error {
 		Time:        &types.EventFilterSpecByTime{BeginTime: &begin},
 		EventTypeId: FilterTypes(),
 	}
-	hc, err := event.NewManager(vc).CreateCollectorForEvents(ctx, spec)
+	// Not abandoned on cancellation: the collector belongs to the session,
+	// and a Logout that overtakes its creation on the server can deadlock
+	// (it does in the vCenter simulator). A cancelled Run waits for it.
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	hc, err := event.NewManager(vc).CreateCollectorForEvents(cctx, spec)
+	cancel()
 	if err != nil {
 		return err
 	}
