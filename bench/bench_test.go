@@ -29,10 +29,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/replay"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/syslogserver"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
@@ -167,23 +167,24 @@ func BenchmarkTCPIngest(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		reg := prometheus.NewRegistry()
 		sink := metrics.NewSink(reg, metrics.Options{})
-		health := metrics.NewHealth(reg, sink, []string{syslogserver.TransportTCP})
-		c := collector.NewSyslog(syslogserver.Config{TCPAddress: "127.0.0.1:0"}, collector.SyslogOptions{}, slog.New(slog.NewTextHandler(io.Discard, nil)), health, sink)
+		health := syslog.NewHealth(reg, sink.Bounds(), []string{syslog.TransportTCP})
+		p := pipeline.New(pipeline.Options{}, sink)
+		c := syslog.New(syslog.Config{TCPAddress: "127.0.0.1:0"}, slog.New(slog.NewTextHandler(io.Discard, nil)), health, p)
 		if err := c.Listen(); err != nil {
 			b.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
-		go func() { c.Run(ctx); close(done) }()
+		go func() { c.Serve(ctx); p.Flush(); close(done) }()
 		received := func() int {
 			s := 0
-			for _, r := range []string{metrics.ResultParsed, metrics.ResultUnparsed, metrics.ResultOversize} {
-				s += int(testutil.ToFloat64(health.Messages.WithLabelValues(syslogserver.TransportTCP, r)))
+			for _, r := range []string{syslog.ResultParsed, syslog.ResultUnparsed, syslog.ResultOversize} {
+				s += int(testutil.ToFloat64(health.Messages.WithLabelValues(syslog.TransportTCP, r)))
 			}
 			return s
 		}
 		start := time.Now()
-		conn, err := (&netDialer{}).dial(c.Server().TCPAddr().String())
+		conn, err := (&netDialer{}).dial(c.TCPAddr().String())
 		if err != nil {
 			b.Fatal(err)
 		}

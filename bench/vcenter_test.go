@@ -21,8 +21,9 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 )
 
 // vcsim keeps only maxPageSize events; the catch-up needs them all.
@@ -105,7 +106,7 @@ func BenchmarkVCenterCatchUp(b *testing.B) {
 			ev = &types.EventEx{EventTypeId: "esx.audit.ssh.enabled", ObjectType: "HostSystem", ObjectId: host.Self.Value, ObjectName: host.Name,
 				Event: types.Event{Host: &types.HostEventArgument{EntityEventArgument: types.EntityEventArgument{Name: host.Name}, Host: host.Self}}}
 		}
-		vcenter.PostAs(model, "user"+strconv.Itoa(i%7), ev)
+		vcsim.PostAs(model, "user"+strconv.Itoa(i%7), ev)
 	}
 	b.Logf("posted %d events in-process in %v", n, time.Since(start).Round(time.Millisecond))
 	lookback := time.Since(start) + time.Minute

@@ -8,33 +8,23 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
-	"github.com/prometheus/exporter-toolkit/web"
 	webflag "github.com/prometheus/exporter-toolkit/web/kingpinflag"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/syslogserver"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcenter"
 )
 
 const name = "vsphere_audit_exporter"
@@ -44,36 +34,41 @@ const name = "vsphere_audit_exporter"
 const DefaultWebAddress = ":10055"
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	rc := run(ctx, os.Args[1:], os.Stdin, os.Stdout, nil)
+	stop()
+	os.Exit(rc)
 }
 
-func run(args []string, stdin io.Reader, stdout io.Writer) int {
+// run is the whole program; ready, when set, is called once the exporter's
+// listeners are open (tests run it in-process).
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, ready func(web net.Addr, s *syslog.Server)) int {
 	app := kingpin.New(name, "Audit what vSphere administrators do: turns ESXi and vCenter syslog (logins, direct host logins that bypass vCenter, SSH and ESXi Shell, lockdown mode, VM consoles, migrations, permission and configuration changes) into Prometheus metrics.\n\nWith no command it runs the exporter: it listens for syslog on UDP and TCP port 1514 and serves /metrics on "+DefaultWebAddress+". Point ESXi at it with\n  esxcli system syslog config set --loghost='tcp://EXPORTER:1514'\nTry it without a vSphere farm: "+name+" --demo")
 	app.Version(version.Print(name))
 	app.HelpFlag.Short('h')
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
 
-	serve := app.Command("serve", "Run the exporter (the default).").Default()
-	webFlags := webflag.AddFlags(serve, DefaultWebAddress)
-	metricsPath := serve.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
-	cfg := syslogserver.Config{}
-	serve.Flag("syslog.udp.listen-address", "Address for syslog over UDP (RFC 5426). Empty disables UDP.").Default(":1514").StringVar(&cfg.UDPAddress)
-	serve.Flag("syslog.tcp.listen-address", "Address for syslog over TCP, octet-counting or LF framing (RFC 6587), detected per connection. Empty disables TCP.").Default(":1514").StringVar(&cfg.TCPAddress)
-	serve.Flag("syslog.tls.listen-address", "Address for syslog over TLS (RFC 5425; ESXi's ssl://host:port). Empty disables TLS.").Default("").StringVar(&cfg.TLSAddress)
-	serve.Flag("syslog.tls.cert-file", "PEM certificate (chain) for the TLS listener.").StringVar(&cfg.TLSCertFile)
-	serve.Flag("syslog.tls.key-file", "PEM private key for the TLS listener.").StringVar(&cfg.TLSKeyFile)
-	serve.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes; longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
-	serve.Flag("syslog.udp.readers", "Goroutines reading the UDP socket.").Default("2").IntVar(&cfg.UDPReaders)
-	serve.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max).").Default("8388608").IntVar(&cfg.UDPReceiveBuffer)
-	serve.Flag("syslog.tcp.idle-timeout", "Close TCP/TLS connections that send nothing for this long (0 = never).").Default("1h").DurationVar(&cfg.IdleTimeout)
-	serve.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections.").Default("1024").IntVar(&cfg.MaxConnections)
-	reassemblyTimeout := serve.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
-	timezone := serve.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
-	maxSeries := serve.Flag("metrics.max-series", "Maximum label sets per audit metric; beyond it samples go to one overflow series and are counted in vsphere_audit_label_overflow_total.").Default("10000").Int()
-	demoMode := serve.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
-	demoRate := serve.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
-	vcf := vcenterFlags(serve)
+	serveCmd := app.Command("serve", "Run the exporter (the default).").Default()
+	webFlags := webflag.AddFlags(serveCmd, DefaultWebAddress)
+	metricsPath := serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	cfg := syslog.Config{}
+	serveCmd.Flag("syslog.udp.listen-address", "Address for syslog over UDP (RFC 5426). Empty disables UDP.").Default(":1514").StringVar(&cfg.UDPAddress)
+	serveCmd.Flag("syslog.tcp.listen-address", "Address for syslog over TCP, octet-counting or LF framing (RFC 6587), detected per connection. Empty disables TCP.").Default(":1514").StringVar(&cfg.TCPAddress)
+	serveCmd.Flag("syslog.tls.listen-address", "Address for syslog over TLS (RFC 5425; ESXi's ssl://host:port). Empty disables TLS.").Default("").StringVar(&cfg.TLSAddress)
+	serveCmd.Flag("syslog.tls.cert-file", "PEM certificate (chain) for the TLS listener.").StringVar(&cfg.TLSCertFile)
+	serveCmd.Flag("syslog.tls.key-file", "PEM private key for the TLS listener.").StringVar(&cfg.TLSKeyFile)
+	serveCmd.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes; longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
+	serveCmd.Flag("syslog.udp.readers", "Goroutines reading the UDP socket.").Default("2").IntVar(&cfg.UDPReaders)
+	serveCmd.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max).").Default("8388608").IntVar(&cfg.UDPReceiveBuffer)
+	serveCmd.Flag("syslog.tcp.idle-timeout", "Close TCP/TLS connections that send nothing for this long (0 = never).").Default("1h").DurationVar(&cfg.IdleTimeout)
+	serveCmd.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections.").Default("1024").IntVar(&cfg.MaxConnections)
+	reassemblyTimeout := serveCmd.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
+	timezone := serveCmd.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
+	maxSeries := serveCmd.Flag("metrics.max-series", "Maximum label sets per audit metric; beyond it samples go to one overflow series and are counted in vsphere_audit_label_overflow_total.").Default("10000").Int()
+	demoMode := serveCmd.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
+	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
+	vcf := vcenterFlags(serveCmd)
 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
 	rOpts := replayFlags(replayCmd)
@@ -84,8 +79,6 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 		return 2
 	}
 	logger := promslog.New(logCfg)
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 
 	switch cmd {
 	case replayCmd.FullCommand():
@@ -113,105 +106,15 @@ func run(args []string, stdin io.Reader, stdout io.Writer) int {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
 	}
-	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" {
-		fmt.Fprintf(os.Stderr, "%s: every syslog listener is disabled; set --syslog.udp.listen-address, --syslog.tcp.listen-address or --syslog.tls.listen-address\n", name)
+	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
+		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
 	}
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: *maxSeries})
-	var transports []string
-	for t, a := range map[string]string{syslogserver.TransportUDP: cfg.UDPAddress, syslogserver.TransportTCP: cfg.TCPAddress, syslogserver.TransportTLS: cfg.TLSAddress} {
-		if a != "" {
-			transports = append(transports, t)
-		}
-	}
-	health := metrics.NewHealth(reg, sink, transports)
-	sys := collector.NewSyslog(cfg, collector.SyslogOptions{ReassemblyTimeout: *reassemblyTimeout, OnReassemblyTimeout: health.ReassemblyTimeout.Inc}, logger, health, sink)
-	if err := sys.Listen(); err != nil {
-		logger.Error("cannot start", "err", err)
-		return 1
-	}
-	logger.Info("starting "+name, "version", version.Info(), "syslog_udp", addrString(sys.Server().UDPAddr()), "syslog_tcp", addrString(sys.Server().TCPAddr()), "syslog_tls", addrString(sys.Server().TLSAddr()))
-
-	errc := make(chan error, 5)
-	go func() { errc <- sys.Run(ctx) }()
-	var vcsim *demo.VCSim
-	if *demoMode {
-		// The demo also runs an embedded vCenter simulator and reads it
-		// over the vSphere API, TLS pinned to the simulator's thumbprint.
-		vcsim, err = demo.StartVCSim(logger)
-		if err != nil {
-			logger.Error("cannot start the demo vCenter simulator", "err", err)
-			return 1
-		}
-		defer vcsim.Close()
-		c := vcsim.Config()
-		c.StateDir = vcf.StateDir
-		if !flagGiven(args, "vcenter.state-dir") {
-			c.StateDir = "" // the simulator's history starts afresh each run
-		}
-		c.PollInterval = vcf.PollInterval
-		if err := c.Validate(); err != nil {
-			logger.Error("demo vCenter", "err", err)
-			return 1
-		}
-		vcCfgs = append(vcCfgs, c)
-	}
-	if len(vcCfgs) > 0 {
-		vcHealth := metrics.NewVCenterHealth(reg)
-		vc := collector.NewVCenter(vcCfgs, collector.VCenterOptions{InventoryInterval: vcf.InventoryInterval}, logger, vcHealth, sys.Pipeline())
-		go func() { errc <- vc.Run(ctx) }()
-		for _, c := range vcCfgs {
-			logger.Info("reading vCenter events", "vcenter", c.Name, "url", c.URL.Redacted(), "state_dir", c.StateDir)
-		}
-	}
-	if *demoMode {
-		go func() { errc <- vcsim.Run(ctx) }()
-		d := demo.New(demo.Options{Rate: *demoRate, UDP: sys.Server().UDPAddr(), TCP: sys.Server().TCPAddr()}, logger)
-		go func() { errc <- d.Run(ctx) }()
-		logger.Info("demo mode: sending a built-in stream of ESXi and vCenter syslog to this exporter", "rate_per_second", *demoRate)
-	}
-
-	mux := http.NewServeMux()
-	mux.Handle(*metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), Registry: reg}))
-	if *metricsPath != "/" {
-		landing, err := web.NewLandingPage(web.LandingConfig{
-			Name:        "vSphere Audit Exporter",
-			Description: "Audit metrics from ESXi and vCenter syslog",
-			Version:     version.Info(),
-			Links:       []web.LandingLinks{{Address: *metricsPath, Text: "Metrics"}},
-		})
-		if err != nil {
-			logger.Error("landing page", "err", err)
-			return 1
-		}
-		mux.Handle("/", landing)
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { errc <- web.ListenAndServe(srv, webFlags, logger) }()
-
-	select {
-	case <-ctx.Done():
-		logger.Info("shutting down")
-	case err := <-errc:
-		if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
-			logger.Error("stopped", "err", err)
-			stop()
-			shutdown(srv)
-			return 1
-		}
-	}
-	stop()
-	shutdown(srv)
-	return 0
-}
-
-func shutdown(srv *http.Server) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	_ = srv.Shutdown(ctx)
+	return serve(ctx, logger, serveOptions{
+		web: webFlags, metricsPath: *metricsPath, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
+		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"),
+		demo: *demoMode, demoRate: *demoRate, ready: ready,
+	})
 }
 
 func addrString(a interface{ String() string }) string {

@@ -45,7 +45,7 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 		o.files = []string{"-"}
 	}
 	for _, f := range o.files {
-		if f == "-" {
+		if f == "-" || f == "" { // kingpin hands "-" on as ""
 			inputs = append(inputs, replay.Input{Name: "stdin", R: stdin})
 			continue
 		}

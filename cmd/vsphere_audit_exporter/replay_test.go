@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -29,7 +30,7 @@ func TestReplayGolden(t *testing.T) {
 		name := strings.TrimSuffix(filepath.Base(f), ".log")
 		t.Run(name, func(t *testing.T) {
 			var out bytes.Buffer
-			if rc := run(append(goldenArgs, f), nil, &out); rc != 0 {
+			if rc := run(context.Background(), append(goldenArgs, f), nil, &out, nil); rc != 0 {
 				t.Fatalf("replay exited %d", rc)
 			}
 			golden := strings.TrimSuffix(f, ".log") + ".golden.jsonl"
@@ -67,7 +68,7 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	promtool := testenv.RequireBinary(t, "promtool", "prometheus")
 	files, _ := filepath.Glob("../../testdata/corpus/*.log")
 	var out bytes.Buffer
-	if rc := run(append([]string{"replay", "--log.level=warn", "--year=2024", "--output=metrics"}, files...), nil, &out); rc != 0 {
+	if rc := run(context.Background(), append([]string{"replay", "--log.level=warn", "--year=2024", "--output=metrics"}, files...), nil, &out, nil); rc != 0 {
 		t.Fatalf("replay exited %d", rc)
 	}
 	if !strings.Contains(out.String(), "vsphere_audit_logins_total{") {

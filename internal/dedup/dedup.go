@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 )
 
 // DefaultWindow is how far apart (in event time) reports of one fact may be.

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 )
 
 var t0 = time.Date(2024, 3, 12, 9, 0, 0, 0, time.UTC)

@@ -5,6 +5,7 @@ package demo
 
 import (
 	"context"
+	_ "embed"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -12,9 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-
-	vsphereauditexporter "github.com/vsphere-audit-exporter/vsphere-audit-exporter"
 )
+
+// DefaultTemplates is the built-in demo stream (stream.txt): message templates in the
+// shapes of testdata/corpus, one per line.
+//
+//go:embed stream.txt
+var DefaultTemplates string
 
 // Options configure the stream.
 type Options struct {
@@ -76,7 +81,7 @@ func New(o Options, logger *slog.Logger) *Stream {
 		o.Rate = 20
 	}
 	if o.Templates == "" {
-		o.Templates = vsphereauditexporter.DemoStream
+		o.Templates = DefaultTemplates
 	}
 	if o.Seed == 0 {
 		o.Seed = uint64(time.Now().UnixNano())

@@ -19,7 +19,8 @@ import (
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 )
 
 // VCSim is an embedded vCenter simulator (govmomi's vcsim, in-process, on
@@ -76,14 +77,14 @@ func StartVCSim(logger *slog.Logger) (*VCSim, error) {
 	s.server = model.Service.NewServer()
 	// The thumbprint check first tries (and fails) a verified handshake.
 	s.server.Config.ErrorLog = log.New(io.Discard, "", 0)
-	vcenter.SetSimHostState(model, nil)
+	vcsim.SetSimHostState(model, nil)
 	// One host starts with SSH left on and one in lockdown mode.
 	if len(s.hosts) > 1 {
-		vcenter.SetSimHost(model, s.hosts[1], vcenter.HostSimState{SSH: true, DCUI: true})
+		vcsim.SetSimHost(model, s.hosts[1], vcsim.HostSimState{SSH: true, DCUI: true})
 		s.ssh[s.hosts[1].Name] = true
 	}
 	if len(s.hosts) > 2 {
-		vcenter.SetSimHost(model, s.hosts[2], vcenter.HostSimState{DCUI: true, Lockdown: types.HostLockdownModeLockdownNormal})
+		vcsim.SetSimHost(model, s.hosts[2], vcsim.HostSimState{DCUI: true, Lockdown: types.HostLockdownModeLockdownNormal})
 	}
 	u := *s.server.URL
 	u.User = nil
@@ -142,10 +143,10 @@ func (s *VCSim) step(ctx context.Context) {
 	ot, oid := s.root()
 	switch n := r.IntN(100); {
 	case n < 25: // vSphere Client login: SSO has the real address, vpxd says 127.0.0.1
-		vcenter.PostAs(s.model, admin, &types.EventEx{EventTypeId: "com.vmware.sso.LoginSuccess", ObjectType: ot, ObjectId: oid, Severity: "info",
+		vcsim.PostAs(s.model, admin, &types.EventEx{EventTypeId: "com.vmware.sso.LoginSuccess", ObjectType: ot, ObjectId: oid, Severity: "info",
 			Message:   fmt.Sprintf("User %s@%s logged in with response code 200", admin, ip),
 			Arguments: []types.KeyAnyValue{{Key: "user", Value: admin}, {Key: "client", Value: ip}}})
-		vcenter.PostAs(s.model, admin, &types.UserLoginSessionEvent{IpAddress: "127.0.0.1", UserAgent: "vsphere-ui/8.0.3"})
+		vcsim.PostAs(s.model, admin, &types.UserLoginSessionEvent{IpAddress: "127.0.0.1", UserAgent: "vsphere-ui/8.0.3"})
 	case n < 35: // a real API login and logout through the simulator
 		if err := s.login(ctx, admin, vcsimAdminPass); err != nil {
 			s.log.Debug("demo vCenter login", "err", err)
@@ -153,13 +154,13 @@ func (s *VCSim) step(ctx context.Context) {
 	case n < 45: // failed logins from unknown addresses
 		bad := pickOf(r, []string{"root", "admin", "administrator@vsphere.local"})
 		_ = s.login(ctx, bad, "wrong-password") // vcsim posts nothing for it
-		vcenter.PostAs(s.model, bad, &types.BadUsernameSessionEvent{IpAddress: pickOf(r, badIPs)})
+		vcsim.PostAs(s.model, bad, &types.BadUsernameSessionEvent{IpAddress: pickOf(r, badIPs)})
 	case n < 62: // console tickets
 		ev := types.Event{Vm: vmArg, Host: hostArg}
 		if r.IntN(3) == 0 {
-			vcenter.PostAs(s.model, admin, &types.VmAcquiredMksTicketEvent{VmEvent: types.VmEvent{Event: ev}})
+			vcsim.PostAs(s.model, admin, &types.VmAcquiredMksTicketEvent{VmEvent: types.VmEvent{Event: ev}})
 		} else {
-			vcenter.PostAs(s.model, admin, &types.VmAcquiredTicketEvent{VmEvent: types.VmEvent{Event: ev}, TicketType: "webmks"})
+			vcsim.PostAs(s.model, admin, &types.VmAcquiredTicketEvent{VmEvent: types.VmEvent{Event: ev}, TicketType: "webmks"})
 		}
 	case n < 74: // a user's vMotion, through RelocateVM_Task
 		if err := s.relocate(ctx, admin, vm); err != nil {
@@ -170,7 +171,7 @@ func (s *VCSim) step(ctx context.Context) {
 		for src == h && len(s.hosts) > 1 {
 			src = pickOf(r, s.hosts)
 		}
-		vcenter.PostAs(s.model, "", &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{
+		vcsim.PostAs(s.model, "", &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{
 			VmEvent:    types.VmEvent{Event: types.Event{Vm: vmArg, Host: hostArg}},
 			SourceHost: types.HostEventArgument{EntityEventArgument: types.EntityEventArgument{Name: src.Name}, Host: src.Self}}})
 	default: // SSH switched on or off
@@ -179,15 +180,15 @@ func (s *VCSim) step(ctx context.Context) {
 		id := "esx.audit.ssh.disabled"
 		if on {
 			id = "esx.audit.ssh.enabled"
-			vcenter.PostAs(s.model, admin, &types.RemoteTSMEnabledEvent{HostEvent: types.HostEvent{Event: types.Event{Host: hostArg}}})
+			vcsim.PostAs(s.model, admin, &types.RemoteTSMEnabledEvent{HostEvent: types.HostEvent{Event: types.Event{Host: hostArg}}})
 		}
-		vcenter.PostAs(s.model, admin, &types.EventEx{EventTypeId: id, ObjectType: "HostSystem", ObjectId: h.Self.Value, ObjectName: h.Name,
+		vcsim.PostAs(s.model, admin, &types.EventEx{EventTypeId: id, ObjectType: "HostSystem", ObjectId: h.Self.Value, ObjectName: h.Name,
 			Severity: "warning", Event: types.Event{Host: hostArg}})
 		lock := types.HostLockdownModeLockdownDisabled
 		if h == s.hosts[min(2, len(s.hosts)-1)] {
 			lock = types.HostLockdownModeLockdownNormal
 		}
-		vcenter.SetSimHost(s.model, h, vcenter.HostSimState{SSH: on, DCUI: true, Lockdown: lock})
+		vcsim.SetSimHost(s.model, h, vcsim.HostSimState{SSH: on, DCUI: true, Lockdown: lock})
 	}
 }
 

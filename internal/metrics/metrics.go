@@ -1,6 +1,6 @@
 // Package metrics is the Prometheus sink: it turns audit events into
-// counters and last-seen gauges with bounded label cardinality, and holds
-// the exporter's health metrics.
+// counters and last-seen gauges with bounded label cardinality (package
+// labels). The sources keep their own health metrics.
 package metrics
 
 import (
@@ -9,11 +9,12 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
 )
 
 // Namespace prefixes every metric.
-const Namespace = "vsphere_audit"
+const Namespace = labels.Namespace
 
 // Options configure the sink.
 type Options struct {
@@ -49,7 +50,7 @@ type series struct {
 
 func (f *family) get(vals []string) *series {
 	for i, v := range vals {
-		vals[i] = cleanLabel(v, f.maxLen) // no allocation for a clean value
+		vals[i] = labels.Clean(v, f.maxLen) // no allocation for a clean value
 	}
 	f.buf = f.buf[:0]
 	for _, v := range vals {
@@ -64,7 +65,7 @@ func (f *family) get(vals []string) *series {
 		if f.ov == nil {
 			ov := make([]string, len(vals))
 			for i := range ov {
-				ov[i] = Overflow
+				ov[i] = labels.Overflow
 			}
 			f.ov = f.newSeries(ov)
 		}
@@ -109,10 +110,10 @@ type Sink struct {
 	locks         *family
 	services      *family
 	serviceState  *prometheus.GaugeVec
-	serviceLim    *limiter
+	serviceLim    *labels.Limiter
 	lockdown      *family
 	lockdownState *prometheus.GaugeVec
-	lockdownLim   *limiter
+	lockdownLim   *labels.Limiter
 	consoles      *family
 	migrations    *family
 	commands      *family
@@ -121,18 +122,24 @@ type Sink struct {
 	logging       *family
 }
 
+// Bounds are the sink's label caps and overflow counter, for the other
+// metrics of the process (the sources' health) to share.
+func (s *Sink) Bounds() labels.Bounds {
+	return labels.Bounds{MaxSeries: s.o.MaxSeries, MaxLabelLen: s.o.MaxLabelLen, Overflow: s.overflow}
+}
+
 // NewSink registers the audit metrics on reg.
 func NewSink(reg prometheus.Registerer, o Options) *Sink {
 	if o.MaxSeries <= 0 {
 		o.MaxSeries = 10000
 	}
 	if o.MaxLabelLen <= 0 {
-		o.MaxLabelLen = DefaultMaxLabelLen
+		o.MaxLabelLen = labels.DefaultMaxLabelLen
 	}
 	s := &Sink{o: o}
 	s.overflow = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "label_overflow_total",
-		Help: "Samples that went to a metric's overflow series (all labels \"" + Overflow + "\") because the metric reached its series cap.",
+		Help: "Samples that went to a metric's overflow series (all labels \"" + labels.Overflow + "\") because the metric reached its series cap.",
 	}, []string{"metric"})
 	reg.MustRegister(s.overflow)
 
@@ -165,13 +172,13 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 		"Time of the newest change to this state.", "host", "service", "state")
 	s.serviceState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "service_enabled",
 		Help: "1 if the last change seen for the service enabled it, 0 if it disabled it."}, []string{"host", "service"})
-	s.serviceLim = newLimiter(Namespace+"_service_enabled", 2, o.MaxSeries, o.MaxLabelLen, s.overflow)
+	s.serviceLim = labels.NewLimiter(Namespace+"_service_enabled", 2, o.MaxSeries, o.MaxLabelLen, s.overflow)
 	reg.MustRegister(s.serviceState)
 	s.lockdown = fam("lockdown_changes", "Lockdown mode entered (state=\"enabled\") or left (state=\"disabled\").",
 		"Time of the newest lockdown change to this state.", "host", "state")
 	s.lockdownState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "lockdown_enabled",
 		Help: "1 if the last lockdown change seen entered lockdown mode, 0 if it left it."}, []string{"host"})
-	s.lockdownLim = newLimiter(Namespace+"_lockdown_enabled", 1, o.MaxSeries, o.MaxLabelLen, s.overflow)
+	s.lockdownLim = labels.NewLimiter(Namespace+"_lockdown_enabled", 1, o.MaxSeries, o.MaxLabelLen, s.overflow)
 	reg.MustRegister(s.lockdownState)
 	s.consoles = fam("console_opened", "VM console sessions opened (console tickets issued).",
 		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type")
@@ -207,14 +214,14 @@ func (s *Sink) Record(e audit.Event) {
 			state, v = "disabled", 0
 		}
 		s.services.observe(ts, e.Host, e.Service, state)
-		s.serviceState.WithLabelValues(s.serviceLim.admit([]string{e.Host, e.Service})...).Set(v)
+		s.serviceState.WithLabelValues(s.serviceLim.Admit([]string{e.Host, e.Service})...).Set(v)
 	case audit.KindLockdownEnabled, audit.KindLockdownDisabled:
 		state, v := "enabled", 1.0
 		if e.Kind == audit.KindLockdownDisabled {
 			state, v = "disabled", 0
 		}
 		s.lockdown.observe(ts, e.Host, state)
-		s.lockdownState.WithLabelValues(s.lockdownLim.admit([]string{e.Host})...).Set(v)
+		s.lockdownState.WithLabelValues(s.lockdownLim.Admit([]string{e.Host})...).Set(v)
 	case audit.KindConsoleOpened:
 		s.consoles.observe(ts, e.Host, e.VM, e.User, e.TicketType)
 	case audit.KindVMMigrated:

@@ -10,10 +10,10 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/detect"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/rules"
 )
 
 // FuzzParseClassify drives the parse-and-classify entry point (logline ->
@@ -50,7 +50,7 @@ func FuzzParseClassify(f *testing.F) {
 			if e.Direct && e.Kind != audit.KindLogin {
 				t.Fatalf("direct %s event from %q", e.Kind, line)
 			}
-			if len(e.Message) > rules.MaxMessage {
+			if len(e.Message) > detect.MaxMessage {
 				t.Fatalf("message of %d bytes", len(e.Message))
 			}
 			ms.Record(e)

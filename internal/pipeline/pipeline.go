@@ -1,20 +1,27 @@
-// Package pipeline connects the stages every syslog message goes through:
-// reassembly, classification by the rule tables, the vCenter client-IP
-// join, de-duplication, and finally the sink.
+// Package pipeline connects the stages every audit fact goes through, from
+// either source, to the sink:
 //
-//	record -> reassembly -> rules -> clientip join -> dedup -> sink
+//	syslog record -> reassembly -> detect --\
+//	                                         +-> normalize -> login join -> dedup -> sink
+//	vCenter event (collector/vcenter) ------/
+//
+// It implements the syslog source's Handler (Skip, Process) and audit.Sink
+// (Record), so that the SSO/vCenter login join and the de-duplication
+// span both sources.
 package pipeline
 
 import (
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/dedup"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/detect"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/reassembly"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/rules"
 )
 
 // Options configure a Pipeline.
@@ -23,28 +30,44 @@ type Options struct {
 	// DedupWindow: see package dedup (default 5s).
 	DedupWindow time.Duration
 	// Classifier defaults to the built-in rule tables.
-	Classifier *rules.Classifier
+	Classifier *detect.Classifier
+	// Registerer, when set, gets the pipeline's own metrics (split
+	// messages released incomplete).
+	Registerer prometheus.Registerer
+	// Now is the wall clock of the login join's hold (default time.Now).
+	Now func() time.Time
 }
 
 // Pipeline is safe for concurrent use.
 type Pipeline struct {
 	sink  audit.Sink
-	cls   *rules.Classifier
+	cls   *detect.Classifier
 	asm   *reassembly.Assembler
 	dedup *dedup.Filter
-	join  *ClientIPJoin
+	join  *LoginJoin
 	pool  sync.Pool
 }
 
 // New returns a pipeline that records events into sink.
 func New(o Options, sink audit.Sink) *Pipeline {
-	p := &Pipeline{sink: sink, cls: o.Classifier, dedup: dedup.New(o.DedupWindow, 0), join: NewClientIPJoin(2*time.Minute, 4096)}
+	p := &Pipeline{sink: sink, cls: o.Classifier, dedup: dedup.New(o.DedupWindow, 0)}
 	if p.cls == nil {
-		p.cls = rules.New()
+		p.cls = detect.MustNew()
 	}
 	if o.Reassembly.Hold == nil {
 		o.Reassembly.Hold = p.cls.NeedsContinuation
 	}
+	if o.Registerer != nil {
+		timeouts := prometheus.NewCounter(prometheus.CounterOpts{Namespace: labels.Namespace, Subsystem: "syslog", Name: "reassembly_timeouts_total",
+			Help: "Split messages released incomplete, after the reassembly timeout or to respect the memory bound."})
+		o.Registerer.MustRegister(timeouts)
+		if prev := o.Reassembly.OnTimeout; prev != nil {
+			o.Reassembly.OnTimeout = func() { prev(); timeouts.Inc() }
+		} else {
+			o.Reassembly.OnTimeout = timeouts.Inc
+		}
+	}
+	p.join = NewLoginJoin(audit.LoginJoinWindow, 4096, o.Now, p.emit)
 	p.asm = reassembly.New(o.Reassembly, p.classify)
 	p.pool.New = func() any { s := make([]audit.Event, 0, 4); return &s }
 	return p
@@ -65,11 +88,28 @@ func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
 // Process takes one parsed record.
 func (p *Pipeline) Process(rec *logline.Record) { p.asm.Add(rec) }
 
-// Flush releases every message still waiting for continuation lines (end of input).
-func (p *Pipeline) Flush() { p.asm.Flush() }
+// Flush releases everything still held (end of input, shutdown): messages
+// waiting for continuation lines, then logins waiting for their partner.
+func (p *Pipeline) Flush() {
+	p.asm.Flush()
+	p.join.Flush()
+}
 
-// Run expires waiting messages every interval until done is closed.
-func (p *Pipeline) Run(done <-chan struct{}, interval time.Duration) { p.asm.Run(done, interval) }
+// Run expires waiting messages and logins every interval until done is
+// closed. The caller flushes once every source has stopped.
+func (p *Pipeline) Run(done <-chan struct{}, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-t.C:
+			p.asm.Expire()
+			p.join.Tick()
+		}
+	}
+}
 
 func (p *Pipeline) classify(rec *logline.Record) {
 	bufp := p.pool.Get().(*[]audit.Event)
@@ -82,78 +122,16 @@ func (p *Pipeline) classify(rec *logline.Record) {
 	p.pool.Put(bufp)
 }
 
-// Record passes an event from any source through the join and
-// de-duplication to the sink.
+// Record passes an event from any source through the shared policy, the
+// login join and de-duplication to the sink.
 func (p *Pipeline) Record(e audit.Event) {
-	p.join.Apply(&e)
+	audit.Normalize(&e)
+	p.join.Add(e)
+}
+
+func (p *Pipeline) emit(e audit.Event) {
 	if !p.dedup.Allow(&e) {
 		return
 	}
 	p.sink.Record(e)
-}
-
-// ClientIPJoin gives a vCenter login that reports 127.0.0.1 (a vSphere
-// Client session: the UI service logs in locally) the real client address
-// that SSO recorded for the same user shortly before.
-type ClientIPJoin struct {
-	mu     sync.Mutex
-	window time.Duration
-	max    int
-	m      map[string]ssoLogin
-}
-
-type ssoLogin struct {
-	ip string
-	t  time.Time
-}
-
-// NewClientIPJoin remembers up to max SSO logins for window.
-func NewClientIPJoin(window time.Duration, max int) *ClientIPJoin {
-	return &ClientIPJoin{window: window, max: max, m: map[string]ssoLogin{}}
-}
-
-// Apply records SSO logins and fixes loopback vCenter logins.
-func (j *ClientIPJoin) Apply(e *audit.Event) {
-	if e.Kind != audit.KindLogin {
-		return
-	}
-	switch e.Method {
-	case audit.MethodSSO:
-		if e.ClientIP == "" || rules.IsLoopback(e.ClientIP) {
-			return
-		}
-		j.mu.Lock()
-		if len(j.m) >= j.max {
-			j.m = map[string]ssoLogin{}
-		}
-		j.m[UserKey(e.User)] = ssoLogin{e.ClientIP, e.Time}
-		j.mu.Unlock()
-	case audit.MethodVCenter:
-		if !rules.IsLoopback(e.ClientIP) {
-			return
-		}
-		j.mu.Lock()
-		l, ok := j.m[UserKey(e.User)]
-		j.mu.Unlock()
-		if ok {
-			d := e.Time.Sub(l.t)
-			if d < 0 {
-				d = -d
-			}
-			if d <= j.window {
-				e.ClientIP = l.ip
-			}
-		}
-	}
-}
-
-// UserKey reduces "DOMAIN\user", "user@domain" and "user" to "user", lower case.
-func UserKey(u string) string {
-	if i := strings.LastIndexByte(u, '\\'); i >= 0 {
-		u = u[i+1:]
-	}
-	if i := strings.IndexByte(u, '@'); i >= 0 {
-		u = u[:i]
-	}
-	return strings.ToLower(u)
 }

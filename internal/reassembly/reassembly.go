@@ -6,6 +6,8 @@
 package reassembly
 
 import (
+	"cmp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +45,7 @@ type partKey struct {
 }
 
 type pending struct {
+	seq   uint64 // arrival order: what waits is released in it
 	rec   logline.Record
 	sb    strings.Builder
 	added time.Time
@@ -50,6 +53,7 @@ type pending struct {
 }
 
 type parts struct {
+	seq      uint64
 	rec      logline.Record
 	sb       strings.Builder
 	next     int // the part number expected next
@@ -67,7 +71,26 @@ type Assembler struct {
 	lines   map[key]*pending
 	parts   map[partKey]*parts
 	waiting atomic.Int64
-	lastKey key // the most recently held multi-line message
+	lastKey key    // the most recently held multi-line message
+	seq     uint64 // the last arrival number given
+}
+
+// released is a record leaving the assembler, with its arrival number.
+type released struct {
+	seq uint64
+	rec *logline.Record
+}
+
+// inOrder returns the records of out by arrival, so that what is released
+// together (at a timeout, at the end of input) comes out in the same order
+// on every run, whatever the maps' iteration order.
+func inOrder(out []released) []*logline.Record {
+	slices.SortFunc(out, func(a, b released) int { return cmp.Compare(a.seq, b.seq) })
+	recs := make([]*logline.Record, len(out))
+	for i := range out {
+		recs[i] = out[i].rec
+	}
+	return recs
 }
 
 // New returns an Assembler that hands complete records to emit.
@@ -141,7 +164,8 @@ func (a *Assembler) Add(rec *logline.Record) {
 			if len(a.parts)+len(a.lines) >= a.opts.MaxPending {
 				out = append(out, a.evictOldest()...)
 			}
-			ps = &parts{rec: *rec, next: 2, total: total, added: a.opts.Now()}
+			a.seq++
+			ps = &parts{seq: a.seq, rec: *rec, next: 2, total: total, added: a.opts.Now()}
 			ps.sb.WriteString(rec.Body)
 			a.parts[pk] = ps
 			a.waiting.Add(1)
@@ -168,7 +192,8 @@ func (a *Assembler) Add(rec *logline.Record) {
 			if len(a.parts)+len(a.lines) >= a.opts.MaxPending {
 				out = append(out, a.evictOldest()...)
 			}
-			p := &pending{rec: *rec, added: a.opts.Now()}
+			a.seq++
+			p := &pending{seq: a.seq, rec: *rec, added: a.opts.Now()}
 			p.sb.WriteString(rec.Body)
 			a.lines[k] = p
 			a.lastKey = k
@@ -204,19 +229,19 @@ func (a *Assembler) releasePart(k partKey, ps *parts, incomplete bool) *logline.
 
 // evictOldest releases the oldest waiting message; the caller holds mu.
 func (a *Assembler) evictOldest() []*logline.Record {
-	var oldest time.Time
+	var oldest uint64
 	var lk *key
 	var pk *partKey
 	for k, p := range a.lines {
-		if lk == nil && pk == nil || p.added.Before(oldest) {
+		if lk == nil && pk == nil || p.seq < oldest {
 			k := k
-			lk, pk, oldest = &k, nil, p.added
+			lk, pk, oldest = &k, nil, p.seq
 		}
 	}
 	for k, p := range a.parts {
-		if lk == nil && pk == nil || p.added.Before(oldest) {
+		if lk == nil && pk == nil || p.seq < oldest {
 			k := k
-			lk, pk, oldest = nil, &k, p.added
+			lk, pk, oldest = nil, &k, p.seq
 		}
 	}
 	switch {
@@ -235,37 +260,37 @@ func (a *Assembler) Expire() {
 		return
 	}
 	deadline := a.opts.Now().Add(-a.opts.Timeout)
-	var out []*logline.Record
+	var out []released
 	a.mu.Lock()
 	for k, p := range a.lines {
 		if p.added.Before(deadline) {
-			out = append(out, a.releaseLine(k, p))
+			out = append(out, released{p.seq, a.releaseLine(k, p)})
 		}
 	}
 	for k, p := range a.parts {
 		if p.added.Before(deadline) {
-			out = append(out, a.releasePart(k, p, true))
+			out = append(out, released{p.seq, a.releasePart(k, p, true)})
 		}
 	}
 	a.mu.Unlock()
-	for _, r := range out {
+	for _, r := range inOrder(out) {
 		a.emit(r)
 	}
 }
 
-// Flush releases everything that waits (end of input). Incomplete split
-// events are counted by OnTimeout.
+// Flush releases everything that waits (end of input), in arrival order.
+// Incomplete split events are counted by OnTimeout.
 func (a *Assembler) Flush() {
-	var out []*logline.Record
+	var out []released
 	a.mu.Lock()
 	for k, p := range a.lines {
-		out = append(out, a.releaseLine(k, p))
+		out = append(out, released{p.seq, a.releaseLine(k, p)})
 	}
 	for k, p := range a.parts {
-		out = append(out, a.releasePart(k, p, true))
+		out = append(out, released{p.seq, a.releasePart(k, p, true)})
 	}
 	a.mu.Unlock()
-	for _, r := range out {
+	for _, r := range inOrder(out) {
 		a.emit(r)
 	}
 }

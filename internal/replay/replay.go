@@ -18,7 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"time"
+
+	oklogrun "github.com/oklog/run"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/version"
+	"github.com/prometheus/exporter-toolkit/web"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/reassembly"
+)
+
+// serveOptions are the serve command's parsed flags.
+type serveOptions struct {
+	web               *web.FlagConfig
+	metricsPath       string
+	syslog            syslog.Config
+	reassemblyTimeout time.Duration
+	maxSeries         int
+	vcenters          []vcenter.Config
+	vcenter           *vcenter.Options
+	stateDirGiven     bool
+	demo              bool
+	demoRate          float64
+	// ready, when set, is called with the bound addresses once every
+	// listener is open (tests).
+	ready func(web net.Addr, s *syslog.Server)
+}
+
+// serve wires the exporter, in the one direction data flows:
+//
+//	syslog source  --\
+//	                  +--> pipeline (reassembly, detect, login join, dedup) --> metrics sink
+//	vCenter source --/
+//
+// and runs it until ctx ends. Shutdown is ordered: the sources stop first
+// (the syslog listeners close, every vCenter session is logged out), then
+// the pipeline flushes what it holds into the sink, then the web server
+// stops.
+func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: o.maxSeries})
+	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg}, sink)
+
+	// Web listeners first: a busy port is named before anything runs.
+	var webLs []net.Listener
+	defer func() {
+		for _, l := range webLs {
+			l.Close()
+		}
+	}()
+	for _, a := range *o.web.WebListenAddresses {
+		l, err := net.Listen("tcp", a)
+		if err != nil {
+			logger.Error("cannot start: --web.listen-address", "address", a, "err", err)
+			return 1
+		}
+		webLs = append(webLs, l)
+	}
+
+	var sys *syslog.Server
+	if o.syslog.UDPAddress != "" || o.syslog.TCPAddress != "" || o.syslog.TLSAddress != "" {
+		var transports []string
+		for _, t := range []struct{ name, addr string }{{syslog.TransportUDP, o.syslog.UDPAddress}, {syslog.TransportTCP, o.syslog.TCPAddress}, {syslog.TransportTLS, o.syslog.TLSAddress}} {
+			if t.addr != "" {
+				transports = append(transports, t.name)
+			}
+		}
+		sys = syslog.New(o.syslog, logger, syslog.NewHealth(reg, sink.Bounds(), transports), p)
+		if err := sys.Listen(); err != nil {
+			logger.Error("cannot start", "err", err)
+			return 1
+		}
+		defer sys.Close()
+		logger.Info("starting "+name, "version", version.Info(), "syslog_udp", addrString(sys.UDPAddr()), "syslog_tcp", addrString(sys.TCPAddr()), "syslog_tls", addrString(sys.TLSAddr()))
+	} else {
+		logger.Info("starting "+name+" without syslog listeners", "version", version.Info())
+	}
+
+	vcCfgs := o.vcenters
+	var sim *demo.VCSim
+	if o.demo {
+		// The demo also runs an embedded vCenter simulator and reads it
+		// over the vSphere API, TLS pinned to the simulator's thumbprint.
+		var err error
+		sim, err = demo.StartVCSim(logger)
+		if err != nil {
+			logger.Error("cannot start the demo vCenter simulator", "err", err)
+			return 1
+		}
+		defer sim.Close()
+		c := sim.Config()
+		c.StateDir = o.vcenter.StateDir
+		if !o.stateDirGiven {
+			c.StateDir = "" // the simulator's history starts afresh each run
+		}
+		c.PollInterval = o.vcenter.PollInterval
+		if err := c.Validate(); err != nil {
+			logger.Error("demo vCenter", "err", err)
+			return 1
+		}
+		vcCfgs = append(vcCfgs, c)
+	}
+
+	var g oklogrun.Group
+	// The sources. Each stops when its context ends; the vCenter source
+	// returns only after every tailer has logged out.
+	srcCtx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	if sys != nil {
+		g.Add(func() error { return sys.Serve(srcCtx) }, func(error) { stopSources() })
+	}
+	if len(vcCfgs) > 0 {
+		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval}, logger, vcenter.NewHealth(reg), p)
+		g.Add(func() error { return vc.Run(srcCtx) }, func(error) { stopSources() })
+		for _, c := range vcCfgs {
+			logger.Info("reading vCenter events", "vcenter", c.Name, "url", c.URL.Redacted(), "state_dir", c.StateDir)
+		}
+	}
+	if o.demo {
+		g.Add(func() error { return sim.Run(srcCtx) }, func(error) { stopSources() })
+		if sys != nil {
+			d := demo.New(demo.Options{Rate: o.demoRate, UDP: sys.UDPAddr(), TCP: sys.TCPAddr()}, logger)
+			g.Add(func() error { return d.Run(srcCtx) }, func(error) { stopSources() })
+			logger.Info("demo mode: sending a built-in stream of ESXi and vCenter syslog to this exporter", "rate_per_second", o.demoRate)
+		}
+	}
+	// The pipeline's timers (reassembly timeout, login join window).
+	pdone := make(chan struct{})
+	g.Add(func() error { p.Run(pdone, 250*time.Millisecond); return nil }, func(error) { close(pdone) })
+
+	// The web server.
+	srv := &http.Server{Handler: webHandler(reg, o.metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
+	for _, l := range webLs {
+		g.Add(func() error { return web.Serve(l, srv, o.web, logger) }, func(error) {
+			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			_ = srv.Shutdown(sctx)
+		})
+	}
+	// The signal: when ctx ends, every actor is interrupted.
+	stopped := make(chan struct{})
+	g.Add(func() error {
+		select {
+		case <-ctx.Done():
+		case <-stopped:
+		}
+		return nil
+	}, func(error) { close(stopped) })
+
+	if o.ready != nil && len(webLs) > 0 {
+		o.ready(webLs[0].Addr(), sys)
+	}
+	err := g.Run()
+	// Every source has stopped: what the pipeline still holds goes to the
+	// sink before the process exits.
+	p.Flush()
+	webLs = nil // closed by the web servers
+	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
+		logger.Error("stopped", "err", err)
+		return 1
+	}
+	logger.Info("stopped")
+	return 0
+}
+
+// webHandler serves the metrics, the landing page, the health endpoints
+// Prometheus' own servers have, and the Go profiler.
+func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logger) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), Registry: reg}))
+	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "OK\n") }
+	mux.HandleFunc("/-/healthy", ok)
+	mux.HandleFunc("/-/ready", ok)
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if metricsPath != "/" {
+		landing, err := web.NewLandingPage(web.LandingConfig{
+			Name:        "vSphere Audit Exporter",
+			Description: "Audit metrics from ESXi and vCenter syslog and the vSphere API",
+			Version:     version.Info(),
+			Links: []web.LandingLinks{
+				{Address: metricsPath, Text: "Metrics"},
+				{Address: "/-/healthy", Text: "Health"},
+				{Address: "/debug/pprof/", Text: "Profiler"},
+			},
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "landing page:", err)
+		} else {
+			mux.Handle("/", landing)
+		}
+	}
+	return mux
+}

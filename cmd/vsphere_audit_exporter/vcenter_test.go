@@ -1,0 +1,114 @@
+package main
+
+import (
+	"fmt"
+	"bytes"
+	"crypto/tls"
+	"io"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
+)
+
+// TestVCenterOnly runs the exporter as a vCenter-only deployment (every
+// syslog listener disabled) against the simulator, and scrapes it: a
+// vSphere Client login (SSO's event with the real address, then vCenter's
+// 127.0.0.1 session) is one login with the real address and the canonical
+// user; the hosts' state is in the host metrics; the exposition passes
+// promtool. Before, a vCenter-only start exited 2 and the login counted
+// twice (method="sso" and method="vcenter").
+func TestVCenterOnly(t *testing.T) {
+	model := simulator.VPX()
+	if err := model.Create(); err != nil {
+		t.Fatal(err)
+	}
+	defer model.Remove()
+	model.Service.Listen = &url.URL{User: url.UserPassword("auditor", "pw")}
+	model.Service.TLS = new(tls.Config)
+	model.Service.RegisterEndpoints = true
+	srv := model.Service.NewServer()
+	defer srv.Close()
+	var hosts []*simulator.HostSystem
+	for _, r := range model.Map().All("HostSystem") {
+		hosts = append(hosts, r.(*simulator.HostSystem))
+	}
+	vcsim.SetSimHostState(model, map[string]vcsim.HostSimState{hosts[0].Name: {SSH: true, DCUI: true, Lockdown: types.HostLockdownModeLockdownStrict}})
+	u := *srv.URL
+	u.User = nil
+	t.Setenv(vcenter.PasswordEnv, "pw")
+	e := startExporterArgs(t, []string{"--log.level=error", "--web.listen-address=127.0.0.1:0",
+		"--syslog.udp.listen-address=", "--syslog.tcp.listen-address=",
+		"--vcenter.url=" + u.String(), "--vcenter.user=auditor", "--vcenter.thumbprint=" + srv.CertificateInfo().ThumbprintSHA256,
+		"--vcenter.state-dir=" + t.TempDir(), "--vcenter.poll-interval=20ms", "--vcenter.inventory-interval=200ms"})
+	if e.udp != "" || e.tcp != "" {
+		t.Fatalf("syslog listeners open: udp %q tcp %q", e.udp, e.tcp)
+	}
+	vc := u.Host
+	waitUntil(t, func() bool { return scrape(t, e.url)[`vsphere_audit_vcenter_up{vcenter="`+vc+`"}`] == 1 }, func() string { return fmt.Sprint(scrape(t, e.url)) })
+
+	h := hosts[0]
+	vcsim.PostAs(model, "alice@vsphere.local", &types.EventEx{EventTypeId: "com.vmware.sso.LoginSuccess", ObjectType: "HostSystem", ObjectId: h.Self.Value,
+		Arguments: []types.KeyAnyValue{{Key: "user", Value: "alice@vsphere.local"}, {Key: "client", Value: "10.1.2.3"}}})
+	vcsim.PostAs(model, `VSPHERE.LOCAL\alice`, &types.UserLoginSessionEvent{IpAddress: "127.0.0.1", UserAgent: "vsphere-ui"})
+	login := `vsphere_audit_logins_total{client_ip="10.1.2.3", direct="false", host="` + vc + `", method="vcenter", user="alice@vsphere.local"}`
+	waitUntil(t, func() bool {
+		m := scrape(t, e.url)
+		return m[login] == 1 && m[`vsphere_audit_host_service_running{host="`+h.Name+`", service="ssh", vcenter="`+vc+`"}`] == 1
+	}, func() string {
+		var out []string
+		for k, v := range scrape(t, e.url) {
+			if strings.HasPrefix(k, "vsphere_audit_") && v != 0 {
+				out = append(out, fmt.Sprint(k, " ", v))
+			}
+		}
+		return strings.Join(out, "\n")
+	})
+	m := scrape(t, e.url)
+	if got := m[`vsphere_audit_events_total{host="`+vc+`", kind="login", source="vcenter"}`]; got != 1 {
+		t.Errorf("login events = %v, want 1", got)
+	}
+	for k := range m {
+		if strings.HasPrefix(k, "vsphere_audit_logins_total{") && k != login {
+			t.Errorf("another login series: %s = %v", k, m[k])
+		}
+	}
+	if got := m[`vsphere_audit_host_lockdown_mode{host="`+h.Name+`", mode="lockdownStrict", vcenter="`+vc+`"}`]; got != 1 {
+		t.Errorf("lockdown_mode = %v, want 1", got)
+	}
+	resp, err := http.Get(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	promtool := testenv.RequireBinary(t, "promtool", "prometheus")
+	cmd := exec.Command(promtool, "check", "metrics")
+	cmd.Stdin = bytes.NewReader(body)
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("promtool check metrics: %v\n%s", err, msg)
+	}
+}
+
+func waitUntil(t *testing.T, f func() bool, state ...func() string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !f() {
+		if time.Now().After(deadline) {
+			for _, s := range state {
+				t.Log(s())
+			}
+			t.Fatal("timed out")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

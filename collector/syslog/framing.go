@@ -1,0 +1,155 @@
+package syslog
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Framing errors. Each closes the one connection it happens on.
+var (
+	ErrFraming = errors.New("framing error")
+	ErrTooLong = errors.New("message longer than the size limit")
+)
+
+// frameReader yields one syslog message at a time from a TCP stream.
+type frameReader interface {
+	// Next returns the next message. The slice is valid until the next call.
+	// skipped reports messages that were discarded for their size before
+	// this one (LF framing can resynchronize at the next line).
+	Next() (msg []byte, skipped int, err error)
+}
+
+// newFrameReader detects the framing from the first byte (RFC 6587): a
+// digit starts an octet count ("123 <14>1 ..."), anything else is
+// non-transparent framing with LF as the trailer.
+func newFrameReader(br *bufio.Reader, max int) (frameReader, string, error) {
+	b, err := br.Peek(1)
+	if err != nil {
+		return nil, "", err
+	}
+	if b[0] >= '1' && b[0] <= '9' {
+		return &octetReader{br: br, max: max, buf: make([]byte, 0, 4096)}, "octet-counting", nil
+	}
+	return &lfReader{br: br, max: max}, "non-transparent", nil
+}
+
+// octetReader reads RFC 5425 / RFC 6587 §3.4.1 frames: MSG-LEN SP SYSLOG-MSG.
+type octetReader struct {
+	br  *bufio.Reader
+	max int
+	buf []byte
+}
+
+func (r *octetReader) Next() ([]byte, int, error) {
+	n := 0
+	digits := 0
+	for {
+		c, err := r.br.ReadByte()
+		if err != nil {
+			if err == io.EOF && digits > 0 {
+				return nil, 0, fmt.Errorf("%w: stream ended inside a frame length", ErrFraming)
+			}
+			return nil, 0, err
+		}
+		if c == ' ' && digits > 0 {
+			break
+		}
+		if (c == '\n' || c == '\r') && digits == 0 {
+			continue // a stray trailer between frames
+		}
+		if c < '0' || c > '9' || digits == 0 && c == '0' {
+			return nil, 0, fmt.Errorf("%w: expected a frame length, got %q", ErrFraming, c)
+		}
+		n = n*10 + int(c-'0')
+		digits++
+		if digits > 9 {
+			return nil, 0, fmt.Errorf("%w: frame length too long", ErrFraming)
+		}
+	}
+	if n > r.max {
+		return nil, 0, fmt.Errorf("%w: frame of %d bytes (limit %d)", ErrTooLong, n, r.max)
+	}
+	if cap(r.buf) < n {
+		r.buf = make([]byte, n)
+	}
+	r.buf = r.buf[:n]
+	if _, err := io.ReadFull(r.br, r.buf); err != nil {
+		if err == io.ErrUnexpectedEOF || err == io.EOF {
+			return nil, 0, fmt.Errorf("%w: stream ended inside a %d-byte frame", ErrFraming, n)
+		}
+		return nil, 0, err
+	}
+	return r.buf, 0, nil
+}
+
+// lfReader reads LF-terminated messages (RFC 6587 §3.4.2), with a size limit.
+type lfReader struct {
+	br   *bufio.Reader
+	max  int
+	long []byte
+}
+
+func (r *lfReader) Next() ([]byte, int, error) {
+	skipped := 0
+	for {
+		line, err := r.br.ReadSlice('\n')
+		if err == nil {
+			if len(r.long) == 0 {
+				if len(line) > r.max+2 { // the limit excludes the CR LF trailer
+					skipped++
+					continue
+				}
+				return line, skipped, nil
+			}
+			if len(r.long)+len(line) > r.max {
+				r.long = r.long[:0]
+				skipped++
+				continue
+			}
+			r.long = append(r.long, line...)
+			out := r.long
+			r.long = r.long[:0]
+			return out, skipped, nil
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			if len(r.long)+len(line) > r.max {
+				// Too long: discard up to the next LF, then resynchronize.
+				if derr := r.discardLine(); derr != nil {
+					return nil, skipped + 1, derr
+				}
+				r.long = r.long[:0]
+				skipped++
+				continue
+			}
+			r.long = append(r.long, line...)
+			continue
+		}
+		// EOF: a last message without trailer still counts.
+		if len(line) > 0 || len(r.long) > 0 {
+			if len(r.long)+len(line) > r.max {
+				return nil, skipped + 1, err
+			}
+			r.long = append(r.long, line...)
+			out := r.long
+			r.long = r.long[:0]
+			if err == io.EOF {
+				return out, skipped, nil
+			}
+		}
+		return nil, skipped, err
+	}
+}
+
+func (r *lfReader) discardLine() error {
+	for {
+		_, err := r.br.ReadSlice('\n')
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			return err
+		}
+	}
+}

@@ -1,0 +1,64 @@
+package syslog
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+)
+
+func frames(t *testing.T, input string, max int) (msgs []string, skipped int, err error) {
+	t.Helper()
+	fr, _, err := newFrameReader(bufio.NewReaderSize(strings.NewReader(input), 16), max)
+	if err != nil {
+		return nil, 0, err
+	}
+	for {
+		m, s, e := fr.Next()
+		skipped += s
+		if e != nil {
+			if e == io.EOF {
+				e = nil
+			}
+			return msgs, skipped, e
+		}
+		msgs = append(msgs, string(m))
+	}
+}
+
+func TestFraming(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		max     int
+		want    []string
+		skipped int
+		err     error
+	}{
+		{name: "octet counting", in: "5 <1>ab4 <2>c", max: 100, want: []string{"<1>ab", "<2>c"}},
+		{name: "octet counting with stray LF between frames", in: "5 <1>ab\n4 <2>c\n", max: 100, want: []string{"<1>ab", "<2>c"}},
+		{name: "octet counting keeps embedded newlines", in: "7 <1>a\n-b", max: 100, want: []string{"<1>a\n-b"}},
+		{name: "LF framing", in: "<1>first\n<2>second\r\n<3>last-without-lf", max: 100, want: []string{"<1>first\n", "<2>second\r\n", "<3>last-without-lf"}},
+		{name: "LF framing longer than the buffer", in: "<1>" + strings.Repeat("x", 40) + "\n<2>y\n", max: 100, want: []string{"<1>" + strings.Repeat("x", 40) + "\n", "<2>y\n"}},
+		{name: "LF oversize line is skipped, the next one kept", in: "<1>" + strings.Repeat("x", 200) + "\n<2>y\n", max: 50, want: []string{"<2>y\n"}, skipped: 1},
+		{name: "octet length over the limit closes", in: "500 <1>x", max: 100, err: ErrTooLong},
+		{name: "garbage after a frame closes", in: "5 <1>abGARBAGE", max: 100, want: []string{"<1>ab"}, err: ErrFraming},
+		{name: "truncated frame closes", in: "50 <1>ab", max: 100, err: ErrFraming},
+		{name: "absurd length closes", in: "1234567890123 x", max: 100, err: ErrFraming},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, skipped, err := frames(t, tc.in, tc.max)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") {
+				t.Errorf("messages = %q, want %q", got, tc.want)
+			}
+			if skipped != tc.skipped {
+				t.Errorf("skipped = %d, want %d", skipped, tc.skipped)
+			}
+		})
+	}
+}

@@ -1,0 +1,195 @@
+package syslog
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
+)
+
+// recorder is a Handler that keeps every record; with gate set, Process
+// waits until gate is closed.
+type recorder struct {
+	mu   sync.Mutex
+	recs []logline.Record
+	gate chan struct{}
+	// pairs, when set, makes Process wait for a second concurrent call
+	// (the other reader): a barrier of two.
+	pairs   bool
+	waiting chan struct{}
+}
+
+func (r *recorder) Skip([]byte) (string, bool) { return "", false }
+
+func (r *recorder) Process(rec *logline.Record) {
+	if r.gate != nil {
+		<-r.gate
+	}
+	r.mu.Lock()
+	if r.pairs {
+		if r.waiting == nil {
+			w := make(chan struct{})
+			r.waiting = w
+			r.mu.Unlock()
+			<-w
+			r.mu.Lock()
+		} else {
+			close(r.waiting)
+			r.waiting = nil
+		}
+	}
+	r.recs = append(r.recs, *rec)
+	r.mu.Unlock()
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.recs)
+}
+
+func testBounds() labels.Bounds {
+	return labels.Bounds{MaxSeries: 100, MaxLabelLen: labels.DefaultMaxLabelLen,
+		Overflow: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "overflow_total"}, []string{"metric"})}
+}
+
+func startServer(t *testing.T, cfg Config) (*Server, *Health, *recorder) {
+	return startServerWith(t, cfg, &recorder{})
+}
+
+func startServerWith(t *testing.T, cfg Config, rec *recorder) (*Server, *Health, *recorder) {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	h := NewHealth(reg, testBounds(), []string{TransportUDP, TransportTCP, TransportTLS})
+	s := New(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)), h, rec)
+	if err := s.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return s, h, rec
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A connection that sends garbage is closed and counted; the others go on.
+func TestGarbageClosesOnlyItsConnection(t *testing.T) {
+	s, h, rec := startServer(t, Config{TCPAddress: "127.0.0.1:0", MaxMessageSize: 1024})
+	addr := s.TCPAddr().String()
+	good1, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good1.Close()
+	bad, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	good2, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer good2.Close()
+
+	msg := "<38>2023-12-05T17:35:43.320Z esx01 sshd[1]: Accepted keyboard-interactive/pam for root from 192.168.127.10 port 58470 ssh2"
+	fmt.Fprintf(good1, "%d %s", len(msg), msg)
+	// Octet-counting framing, then garbage where the next length should be.
+	fmt.Fprintf(bad, "%d %sNOT-A-LENGTH\n", len(msg), msg)
+	fmt.Fprintf(good2, "%s\n", msg)
+
+	bad.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := bad.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("garbage connection: read err = %v, want EOF (closed by the server)", err)
+	}
+	// The good connections still work after the bad one was closed.
+	fmt.Fprintf(good1, "%d %s", len(msg), msg)
+	fmt.Fprintf(good2, "%s\n", msg)
+	waitFor(t, "5 messages", func() bool { return rec.count() == 5 })
+	if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "framing_error")); got != 1 {
+		t.Errorf("connections closed for framing errors = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(h.Messages.WithLabelValues(TransportTCP, ResultParsed)); got != 5 {
+		t.Errorf("parsed messages = %v, want 5", got)
+	}
+}
+
+func TestOversizeMessages(t *testing.T) {
+	s, h, rec := startServer(t, Config{TCPAddress: "127.0.0.1:0", UDPAddress: "127.0.0.1:0", MaxMessageSize: 200})
+	big := "<14>1 2024-01-01T00:00:00Z h app - - - " + string(make([]byte, 300))
+	small := "<14>1 2024-01-01T00:00:00Z h app - - - fine"
+
+	u, err := net.Dial("udp", s.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write([]byte(big))
+	u.Write([]byte(small))
+
+	// LF framing: the long line is dropped and counted, the connection stays.
+	c, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "%s\n%s\n", big, small)
+
+	// Octet counting: a frame over the limit closes the connection.
+	c2, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	fmt.Fprintf(c2, "%d %s", len(big), big)
+
+	waitFor(t, "2 small messages", func() bool { return rec.count() == 2 })
+	waitFor(t, "oversize counts", func() bool {
+		return testutil.ToFloat64(h.Messages.WithLabelValues(TransportUDP, ResultOversize)) == 1 &&
+			testutil.ToFloat64(h.Messages.WithLabelValues(TransportTCP, ResultOversize)) == 2 &&
+			testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "oversize")) == 1
+	})
+}
+
+func TestConnectionLimit(t *testing.T) {
+	s, h, _ := startServer(t, Config{TCPAddress: "127.0.0.1:0", MaxConnections: 1})
+	c1, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c1.Close()
+	waitFor(t, "first connection", func() bool { return testutil.ToFloat64(h.Connections.WithLabelValues(TransportTCP)) == 1 })
+	c2, err := net.Dial("tcp", s.TCPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	c2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c2.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("second connection: err = %v, want EOF", err)
+	}
+	if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "limit")); got != 1 {
+		t.Errorf("closed for limit = %v, want 1", got)
+	}
+}

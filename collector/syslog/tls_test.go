@@ -1,0 +1,116 @@
+package syslog
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+)
+
+// writeCert writes a self-signed certificate for 127.0.0.1 and its key.
+func writeCert(t *testing.T) (certFile, keyFile string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "vsphere-audit-test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
+}
+
+// RFC 5425 (ESXi's ssl://): both framings over TLS, and a plain-TCP client
+// on the TLS port is closed and counted.
+func TestTLS(t *testing.T) {
+	certFile, keyFile, pool := writeCert(t)
+	s, h, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile})
+	msg := "<38>2023-12-05T17:35:43.320Z esx01 sshd[1]: Accepted keyboard-interactive/pam for root from 192.168.127.10 port 58470 ssh2"
+	for _, framing := range []string{"octet", "lf"} {
+		c, err := tls.Dial("tcp", s.TLSAddr().String(), &tls.Config{RootCAs: pool})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 3; i++ {
+			if framing == "octet" {
+				fmt.Fprintf(c, "%d %s", len(msg), msg)
+			} else {
+				fmt.Fprintf(c, "%s\n", msg)
+			}
+		}
+		c.Close()
+	}
+	waitFor(t, "6 messages over TLS", func() bool { return rec.count() == 6 })
+	for _, r := range rec.recs {
+		if r.Host != "esx01" || r.Program != "sshd" || !strings.HasPrefix(r.Body, "Accepted") {
+			t.Errorf("record %+v", r)
+		}
+	}
+	plain, err := net.Dial("tcp", s.TLSAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(plain, "%s\n", msg)
+	plain.SetReadDeadline(time.Now().Add(5 * time.Second))
+	plain.Read(make([]byte, 64))
+	plain.Close()
+	waitFor(t, "the failed handshake to be counted", func() bool {
+		return testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTLS, "tls_handshake")) == 1
+	})
+	if got := testutil.ToFloat64(h.Messages.WithLabelValues(TransportTLS, ResultParsed)); got != 6 {
+		t.Errorf("parsed over TLS = %v, want 6", got)
+	}
+}
+
+func TestTLSConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no certificate", Config{TLSAddress: "127.0.0.1:0"}, "--syslog.tls.cert-file and --syslog.tls.key-file are required"},
+		{"unreadable certificate", Config{TLSAddress: "127.0.0.1:0", TLSCertFile: "/nonexistent.pem", TLSKeyFile: "/nonexistent.key"}, "syslog TLS certificate"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(tc.cfg, nil, nil, nil)
+			err := s.Listen()
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Listen() = %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

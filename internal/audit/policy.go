@@ -1,0 +1,162 @@
+package audit
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+)
+
+// The policy every source shares: how a user and an address are written,
+// what counts as a direct login, which logins are one person's one login.
+// Sources and the pipeline call these; nothing else decides them.
+
+// Normalize applies the shared policy to e: the user in its canonical form,
+// the client address cleaned, the ticket type in lower case (vCenter says
+// "WebMKS", "webmks" and "mks"), the outcome, and whether a login is
+// direct. It is idempotent.
+func Normalize(e *Event) {
+	e.User = CanonicalUser(e.User)
+	e.ClientIP = CleanIP(e.ClientIP)
+	e.TicketType = strings.ToLower(e.TicketType)
+	if e.Outcome == "" {
+		if e.Kind == KindLoginFailed {
+			e.Outcome = OutcomeFailure
+		} else {
+			e.Outcome = OutcomeSuccess
+		}
+	}
+	e.Direct = IsDirect(e)
+}
+
+// CleanUser strips the quotes some messages put around a user and the
+// "vpxuser:" prefix ESXi puts before the vCenter user acting through
+// vCenter's account.
+func CleanUser(u string) string {
+	u = strings.Trim(u, `'"`)
+	if rest, ok := strings.CutPrefix(u, "vpxuser:"); ok && rest != "" {
+		return rest
+	}
+	return u
+}
+
+// CanonicalUser gives one form to the names one person logs in with:
+// "VSPHERE.LOCAL\Administrator", "Administrator@VSPHERE.LOCAL" and
+// "administrator@vsphere.local" are all "administrator@vsphere.local". A
+// name with a domain (an SSO or directory principal, which vCenter compares
+// without case) becomes user@domain in lower case; a bare local name
+// ("root", "vpxuser") is kept as logged. The event's Message keeps what the
+// line said.
+func CanonicalUser(u string) string {
+	u = CleanUser(u)
+	if i := strings.IndexByte(u, '\\'); i > 0 && i < len(u)-1 && strings.IndexByte(u, '@') < 0 {
+		u = u[i+1:] + "@" + u[:i]
+	}
+	if strings.IndexByte(u, '@') <= 0 {
+		return u
+	}
+	for i := 0; i < len(u); i++ {
+		if c := u[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			return strings.ToLower(u)
+		}
+	}
+	return u
+}
+
+// CleanIP strips the quotes, brackets and punctuation messages put around
+// an address, and an IPv6 zone ("fe80::1%5").
+func CleanIP(ip string) string {
+	ip = strings.Trim(ip, `'".,[]`)
+	if i := strings.LastIndexByte(ip, '%'); i > 0 {
+		ip = ip[:i]
+	}
+	return ip
+}
+
+// IsInternalUser reports whether u is vCenter's own account on a host
+// (vpxuser) or the host's internal console session (dcui).
+func IsInternalUser(u string) bool {
+	return u == "vpxuser" || strings.HasPrefix(u, "vpxuser:") || u == "dcui"
+}
+
+// IsLoopback reports whether ip is a loopback address (local tooling on
+// the host, or vCenter's own UI service logging in for a vSphere Client user).
+func IsLoopback(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	return err == nil && a.IsLoopback()
+}
+
+// IsDirect reports whether e is a successful login to an ESXi host that did
+// not go through vCenter: a login by hostd, SSH or DCUI by anyone but
+// vCenter's vpxuser and the host's own dcui session, and not from local
+// tooling at 127.0.0.1.
+func IsDirect(e *Event) bool {
+	if e.Kind != KindLogin || e.Outcome == OutcomeFailure {
+		return false
+	}
+	switch e.Method {
+	case MethodHostd, MethodSSH, MethodDCUI:
+	default:
+		return false
+	}
+	if IsInternalUser(e.User) {
+		return false
+	}
+	if e.Method != MethodDCUI && IsLoopback(e.ClientIP) {
+		return false
+	}
+	return true
+}
+
+// LoginJoinWindow is how far apart an SSO login and the vCenter session it
+// opened may be.
+const LoginJoinWindow = 2 * time.Minute
+
+// AwaitsLoginPartner reports whether e is one half of a vSphere Client
+// login: the SSO login that carries the client's real address, or the
+// vCenter session that vCenter's UI service opened for it from 127.0.0.1.
+// The two are one login (see JoinLogin).
+func AwaitsLoginPartner(e *Event) bool {
+	if e.Kind != KindLogin || e.User == "" {
+		return false
+	}
+	switch e.Method {
+	case MethodSSO:
+		return e.ClientIP != "" && !IsLoopback(e.ClientIP)
+	case MethodVCenter:
+		return IsLoopback(e.ClientIP)
+	}
+	return false
+}
+
+// LoginPartners reports whether a and b (in either order) are the SSO
+// login and the vCenter session of one vSphere Client login: the same
+// user, within LoginJoinWindow. Both must be normalized. The user is
+// compared without its domain: SSO may name a directory user by its DNS
+// domain (user01@intra.example.com) where vCenter names its NetBIOS one
+// (INTRA\user01).
+func LoginPartners(a, b *Event) bool {
+	if !AwaitsLoginPartner(a) || !AwaitsLoginPartner(b) || a.Method == b.Method || !strings.EqualFold(localPart(a.User), localPart(b.User)) {
+		return false
+	}
+	d := a.Time.Sub(b.Time)
+	return d <= LoginJoinWindow && d >= -LoginJoinWindow
+}
+
+// JoinLogin returns the one login event of partners a and b: the vCenter
+// session, with the client address SSO recorded.
+func JoinLogin(a, b Event) Event {
+	vc, sso := a, b
+	if vc.Method != MethodVCenter {
+		vc, sso = b, a
+	}
+	vc.ClientIP = sso.ClientIP
+	return vc
+}
+
+// localPart is u without its "@domain".
+func localPart(u string) string {
+	if i := strings.LastIndexByte(u, '@'); i > 0 {
+		return u[:i]
+	}
+	return u
+}

@@ -1,0 +1,156 @@
+package pipeline
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+)
+
+// LoginJoin makes one login of the two halves of a vSphere Client login:
+// the SSO login that carries the client's real address, and the vCenter
+// session vCenter's UI service opened for it from 127.0.0.1
+// (audit.AwaitsLoginPartner). Either may come first, from either source. A
+// half waits for its partner up to the window; one that finds none goes on
+// unchanged (an SSO login with no vCenter session stays an sso login).
+//
+// A waiting half is released when its partner arrives, when an event of
+// its source dated more than the window after it arrives (event time: a
+// replay releases deterministically), when it has waited the window on the
+// wall clock (Tick), or at Flush. Whatever is released together goes on in
+// event-time order, then arrival order. Every other event passes at once.
+type LoginJoin struct {
+	mu     sync.Mutex
+	window time.Duration
+	max    int
+	now    func() time.Time
+	emit   func(audit.Event)
+	held   []held
+	seq    uint64
+	newest map[string]time.Time // per source: the newest event time seen
+}
+
+type held struct {
+	e       audit.Event
+	seq     uint64
+	arrived time.Time
+}
+
+// NewLoginJoin holds up to max halves for window; now is the wall clock
+// (time.Now when nil); emit receives every event that passes.
+func NewLoginJoin(window time.Duration, max int, now func() time.Time, emit func(audit.Event)) *LoginJoin {
+	if now == nil {
+		now = time.Now
+	}
+	return &LoginJoin{window: window, max: max, now: now, emit: emit, newest: map[string]time.Time{}}
+}
+
+// Add takes one normalized event.
+func (j *LoginJoin) Add(e audit.Event) {
+	var out []audit.Event
+	j.mu.Lock()
+	if e.Time.After(j.newest[e.Source]) {
+		j.newest[e.Source] = e.Time
+		out = j.releaseLocked(func(h *held) bool {
+			return h.e.Source == e.Source && e.Time.Sub(h.e.Time) > j.window
+		})
+	}
+	switch {
+	case !audit.AwaitsLoginPartner(&e):
+		out = append(out, e)
+	default:
+		if i := j.partner(&e); i >= 0 {
+			p := j.held[i].e
+			j.held = slices.Delete(j.held, i, i+1)
+			out = append(out, audit.JoinLogin(e, p))
+		} else {
+			if len(j.held) >= j.max {
+				out = append(out, j.held[0].e)
+				j.held = j.held[1:]
+			}
+			j.seq++
+			j.held = append(j.held, held{e: e, seq: j.seq, arrived: j.now()})
+		}
+	}
+	j.mu.Unlock()
+	for _, e := range out {
+		j.emit(e)
+	}
+}
+
+// partner returns the index of e's held partner, the closest in time, or -1.
+func (j *LoginJoin) partner(e *audit.Event) int {
+	best := -1
+	var bestD time.Duration
+	for i := range j.held {
+		if !audit.LoginPartners(e, &j.held[i].e) {
+			continue
+		}
+		d := e.Time.Sub(j.held[i].e.Time)
+		if d < 0 {
+			d = -d
+		}
+		if best < 0 || d < bestD {
+			best, bestD = i, d
+		}
+	}
+	return best
+}
+
+// Tick releases the halves that have waited the window on the wall clock.
+func (j *LoginJoin) Tick() {
+	j.mu.Lock()
+	deadline := j.now().Add(-j.window)
+	out := j.releaseLocked(func(h *held) bool { return h.arrived.Before(deadline) })
+	j.mu.Unlock()
+	for _, e := range out {
+		j.emit(e)
+	}
+}
+
+// Flush releases every waiting half.
+func (j *LoginJoin) Flush() {
+	j.mu.Lock()
+	out := j.releaseLocked(func(*held) bool { return true })
+	j.mu.Unlock()
+	for _, e := range out {
+		j.emit(e)
+	}
+}
+
+// Held is the number of waiting halves.
+func (j *LoginJoin) Held() int {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return len(j.held)
+}
+
+func (j *LoginJoin) releaseLocked(pred func(*held) bool) []audit.Event {
+	if len(j.held) == 0 {
+		return nil
+	}
+	var rel []held
+	kept := j.held[:0]
+	for _, h := range j.held {
+		if pred(&h) {
+			rel = append(rel, h)
+		} else {
+			kept = append(kept, h)
+		}
+	}
+	clear(j.held[len(kept):])
+	j.held = kept
+	slices.SortFunc(rel, func(a, b held) int {
+		if c := a.e.Time.Compare(b.e.Time); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.seq, b.seq)
+	})
+	out := make([]audit.Event, len(rel))
+	for i := range rel {
+		out[i] = rel[i].e
+	}
+	return out
+}
