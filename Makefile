@@ -7,12 +7,24 @@ APT_PKGS  :=
 
 export CGO_ENABLED ?= 0
 
-.PHONY: all build test deps vet fmt-check unit fuzz promtool-check bench clean
+# Version stamping (prometheus/common/version), as promu does.
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo 0.0.0-dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BRANCH   ?= $(shell git rev-parse --abbrev-ref HEAD 2>/dev/null || echo unknown)
+BINARY   ?= vsphere_audit_exporter
+VERSION_PKG := github.com/prometheus/common/version
+LDFLAGS  := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(REVISION) -X $(VERSION_PKG).Branch=$(BRANCH) \
+	-X $(VERSION_PKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+# The core packages, also run under the race detector.
+RACE_PKGS := ./internal/pipeline ./internal/reassembly ./internal/dedup ./internal/detect ./internal/metrics ./internal/labels ./collector/syslog
+
+.PHONY: all build test deps vet lint race fmt-check unit fuzz promtool-check bench clean
 
 all: build
 
 build:
-	$(GO) build -o vsphere_audit_exporter ./cmd/vsphere_audit_exporter
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BINARY) ./cmd/vsphere_audit_exporter
 
 ## deps: install the tools the tests run (promtool, logger) when missing.
 deps:
@@ -25,14 +37,23 @@ fmt-check:
 vet:
 	$(GO) vet ./...
 
+## lint: staticcheck (fetched through the module proxy and cached).
+lint:
+	$(GO) run $(STATICCHECK) ./...
+
 unit:
 	$(GO) test -count=1 ./...
 
-## fuzz: the parse-and-classify fuzz target, seeded from testdata/, for a bounded time.
+## race: the core packages under the race detector (needs cgo and gcc).
+race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
+
+## fuzz: the parse-and-classify and quick-filter fuzz targets, seeded from testdata/, for a bounded time.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassify$$' -fuzztime $(FUZZTIME) ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzQuickFilter$$' -fuzztime $(FUZZTIME) ./internal/detect
 
-test: deps rules fmt-check vet unit fuzz
+test: deps rules fmt-check vet lint unit race fuzz
 
 ## bench: throughput benchmarks (not part of test); needs mtail, installed when missing.
 bench:

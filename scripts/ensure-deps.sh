@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Installs the programs the tests (or benchmarks) use when they are missing.
-# Debian packages: prometheus (promtool), bsdutils (logger), mtail (bench only).
+# Debian packages: prometheus (promtool), bsdutils (logger), gcc (make race), mtail (bench only).
 set -euo pipefail
 what="${1:-test}"
 need=()
 command -v promtool >/dev/null || need+=(prometheus)
 command -v logger >/dev/null || need+=(bsdutils)
+# make race: the race detector needs cgo, hence a C compiler.
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # alerts/ and e2e/: amtool and Alertmanager, and the Prometheus server itself.
 command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v prometheus >/dev/null || need+=(prometheus)

@@ -13,6 +13,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -44,7 +46,10 @@ func main() {
 // listeners are open (tests run it in-process).
 func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, ready func(web net.Addr, s *syslog.Server)) int {
 	app := kingpin.New(name, "Audit what vSphere administrators do: turns ESXi and vCenter syslog (logins, direct host logins that bypass vCenter, SSH and ESXi Shell, lockdown mode, VM consoles, migrations, permission and configuration changes) into Prometheus metrics.\n\nWith no command it runs the exporter: it listens for syslog on UDP and TCP port 1514 and serves /metrics on "+DefaultWebAddress+". Point ESXi at it with\n  esxcli system syslog config set --loghost='tcp://EXPORTER:1514'\nTry it without a vSphere farm: "+name+" --demo")
+	stampVersion()
 	app.Version(version.Print(name))
+	// Top-level --help lists every command with every flag.
+	app.UsageTemplate(kingpin.LongHelpTemplate)
 	app.HelpFlag.Short('h')
 	logCfg := &promslog.Config{}
 	promslogflag.AddFlags(app, logCfg)
@@ -75,7 +80,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 
 	cmd, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "%s: %v (try --help)\n", name, err)
+		fmt.Fprintf(os.Stderr, "%s: %v (try --help)\n", name, flagError(app, args, err))
 		return 2
 	}
 	logger := promslog.New(logCfg)
@@ -149,4 +154,48 @@ func flagGiven(args []string, name string) bool {
 		}
 	}
 	return false
+}
+
+// flagError names the flag whose value err rejects: kingpin reports only
+// the value's own error ("strconv.ParseInt: parsing "abc": invalid
+// syntax").
+func flagError(app *kingpin.Application, args []string, err error) error {
+	pc, perr := app.ParseContext(args)
+	if perr != nil || pc == nil {
+		return err
+	}
+	for _, el := range pc.Elements {
+		f, ok := el.Clause.(*kingpin.FlagClause)
+		if !ok || el.Value == nil {
+			continue
+		}
+		m := f.Model()
+		if serr := m.Value.Set(*el.Value); serr != nil {
+			return fmt.Errorf("--%s=%s: %v", m.Name, *el.Value, serr)
+		}
+	}
+	return err
+}
+
+// stampVersion fills the version the Makefile did not stamp (go install,
+// go run) from the module's build information.
+func stampVersion() {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return
+	}
+	if version.Version == "" {
+		version.Version = strings.TrimPrefix(bi.Main.Version, "v")
+		if version.Version == "" || version.Version == "(devel)" {
+			version.Version = "devel"
+		}
+	}
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && (version.Revision == "" || version.Revision == "unknown"):
+			version.Revision = s.Value
+		case s.Key == "vcs.time" && version.BuildDate == "":
+			version.BuildDate = s.Value
+		}
+	}
 }

@@ -171,8 +171,13 @@ func (s *VCSim) step(ctx context.Context) {
 		for src == h && len(s.hosts) > 1 {
 			src = pickOf(r, s.hosts)
 		}
+		// Every argument the simulator's message template names
+		// (".ComputeResource.Name", ".Datacenter.Name"), or it logs a
+		// template error instead of the message.
 		vcsim.PostAs(s.model, "", &types.DrsVmMigratedEvent{VmMigratedEvent: types.VmMigratedEvent{
-			VmEvent:    types.VmEvent{Event: types.Event{Vm: vmArg, Host: hostArg}},
+			VmEvent: types.VmEvent{Event: types.Event{Vm: vmArg, Host: hostArg,
+				ComputeResource: &types.ComputeResourceEventArgument{EntityEventArgument: types.EntityEventArgument{Name: "Cluster0"}},
+				Datacenter:      &types.DatacenterEventArgument{EntityEventArgument: types.EntityEventArgument{Name: "DC0"}}}},
 			SourceHost: types.HostEventArgument{EntityEventArgument: types.EntityEventArgument{Name: src.Name}, Host: src.Self}}})
 	default: // SSH switched on or off
 		on := !s.ssh[h.Name]

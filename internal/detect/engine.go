@@ -218,7 +218,7 @@ func (t *Table) check(r *Rule, kinds map[audit.Kind]bool) error {
 			return fmt.Errorf("pattern %q starts with a capture: the quick filter needs a literal prefix", r.Pattern)
 		}
 		if r.Prefix != "" && !strings.HasPrefix(pat.lits[0], r.Prefix) {
-			return fmt.Errorf("Prefix %q is not the start of pattern %q", r.Prefix, r.Pattern)
+			return fmt.Errorf("the Prefix %q is not the start of pattern %q", r.Prefix, r.Pattern)
 		}
 		r.pat = pat
 		if r.Prefix == "" {
@@ -229,14 +229,14 @@ func (t *Table) check(r *Rule, kinds map[audit.Kind]bool) error {
 		return errors.New("ID is set but the table has no Prepare step to extract one")
 	}
 	if r.MultiLine && r.Prefix == "" {
-		return errors.New("MultiLine needs a Prefix (the start of the message that waits for its continuation)")
+		return errors.New("a MultiLine rule needs a Prefix (the start of the message that waits for its continuation)")
 	}
 	own := r.Prefix != "" || len(r.Prefixes) > 0 || r.Contains != ""
 	gated := len(t.Prefixes)+len(t.Contains) > 0
 	switch {
 	case own || t.Always:
 	case r.Re != nil:
-		return errors.New("Re without a Prefix, Prefixes or Contains: the quick filter would drop its lines (give it a literal, or mark the table Always)")
+		return errors.New("a Re without a Prefix, Prefixes or Contains: the quick filter would drop its lines (give it a literal, or mark the table Always)")
 	case !gated:
 		return errors.New("no literal (Prefix, Prefixes, Contains) and the table has no Prefixes/Contains gate: the quick filter would drop its lines (or mark the table Always)")
 	}

@@ -33,7 +33,7 @@ func TestContract(t *testing.T) {
 			Re: regexp.MustCompile(`^Permission for (?P<principal>\S+)`)}}}, `rule t/r: group "principal" of Re is not an event field`},
 		{"regex rule behind a gate", Table{Name: "t", Programs: prog, Prefixes: []string{"Event "}, Rules: []Rule{
 			{Name: "gated", Kind: audit.KindLogin, Prefix: "Event "},
-			{Name: "r", Kind: audit.KindLogin, Re: regexp.MustCompile(`logged in`)}}}, "rule t/r: Re without a Prefix, Prefixes or Contains: the quick filter would drop its lines"},
+			{Name: "r", Kind: audit.KindLogin, Re: regexp.MustCompile(`logged in`)}}}, "rule t/r: a Re without a Prefix, Prefixes or Contains: the quick filter would drop its lines"},
 		{"no literal, no gate", Table{Name: "t", Programs: prog, Rules: []Rule{{Name: "r", Fn: func(*Input, *audit.Event) bool { return true }}}},
 			"rule t/r: no literal"},
 		{"unknown kind", Table{Name: "t", Programs: prog, Rules: []Rule{{Name: "r", Kind: "logon", Prefix: "x"}}}, `rule t/r: unknown kind "logon"`},

@@ -54,12 +54,12 @@ var Types = []EventType{
 	{ID: "com.vmware.cis.RemoveGlobalPermission", Kind: audit.KindPermissionChanged, Origin: VCenter},
 
 	// ESXi local accounts, as vCenter reports them (host events).
-	{ID: "AccountCreatedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
-	{ID: "AccountUpdatedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
-	{ID: "AccountRemovedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
-	{ID: "UserPasswordChanged", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
-	{ID: "UserAssignedToGroup", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
-	{ID: "UserUnassignedFromGroup", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter},
+	{ID: "AccountCreatedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
+	{ID: "AccountUpdatedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
+	{ID: "AccountRemovedEvent", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
+	{ID: "UserPasswordChanged", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
+	{ID: "UserAssignedToGroup", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
+	{ID: "UserUnassignedFromGroup", Kind: audit.KindAccountChanged, Scope: ScopeHost, Origin: VCenter, Text: hostInText, Optional: true},
 
 	// Host services and lockdown (host events).
 	{ID: "LocalTSMEnabledEvent", Kind: audit.KindServiceEnabled, Service: audit.ServiceESXiShell, Scope: ScopeHost, Origin: VCenter,
