@@ -1,0 +1,71 @@
+package audit
+
+import (
+	"testing"
+	"time"
+)
+
+func TestCanonicalUser(t *testing.T) {
+	for in, want := range map[string]string{
+		`VSPHERE.LOCAL\Administrator`: "administrator@vsphere.local",
+		"Administrator@VSPHERE.LOCAL": "administrator@vsphere.local",
+		"administrator@vsphere.local": "administrator@vsphere.local",
+		`'root'`:                      "root",
+		"Root":                        "Root", // a local ESXi name is compared with case: kept
+		`vpxuser:VSPHERE.LOCAL\bob`:   "bob@vsphere.local",
+		"vpxuser":                     "vpxuser",
+		`DOMAIN\`:                     `DOMAIN\`,
+		"":                            "",
+	} {
+		if got := CanonicalUser(in); got != want {
+			t.Errorf("CanonicalUser(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestIsDirect(t *testing.T) {
+	for _, c := range []struct {
+		e    Event
+		want bool
+	}{
+		{Event{Kind: KindLogin, Method: MethodHostd, User: "root", ClientIP: "10.0.0.1"}, true},
+		{Event{Kind: KindLogin, Method: MethodSSH, User: "root", ClientIP: "127.0.0.1"}, false},
+		{Event{Kind: KindLogin, Method: MethodDCUI, User: "root", ClientIP: "127.0.0.1"}, true},
+		{Event{Kind: KindLogin, Method: MethodDCUI, User: "dcui"}, false},
+		{Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "10.0.0.2"}, false},
+		{Event{Kind: KindLogin, Method: MethodVCenter, User: "root", ClientIP: "10.0.0.1"}, false},
+		{Event{Kind: KindLoginFailed, Method: MethodSSH, User: "root", ClientIP: "10.0.0.1"}, false},
+	} {
+		e := c.e
+		Normalize(&e)
+		if e.Direct != c.want {
+			t.Errorf("%+v: direct = %v, want %v", c.e, e.Direct, c.want)
+		}
+	}
+}
+
+func TestLoginPartners(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	sso := Event{Time: t0, Kind: KindLogin, Method: MethodSSO, User: "USER01@intra.example.com", ClientIP: "10.1.2.3"}
+	vc := Event{Time: t0.Add(time.Second), Kind: KindLogin, Method: MethodVCenter, User: `INTRA\user01`, ClientIP: "127.0.0.1"}
+	Normalize(&sso)
+	Normalize(&vc)
+	if !LoginPartners(&sso, &vc) || !LoginPartners(&vc, &sso) {
+		t.Fatalf("%+v and %+v are one vSphere Client login", sso, vc)
+	}
+	j := JoinLogin(sso, vc)
+	if j.Method != MethodVCenter || j.ClientIP != "10.1.2.3" || j.User != "user01@intra" {
+		t.Errorf("joined %+v", j)
+	}
+	late := vc
+	late.Time = t0.Add(LoginJoinWindow + time.Second)
+	other := vc
+	other.User = "bob@intra"
+	remote := vc
+	remote.ClientIP = "10.9.9.9"
+	for _, b := range []Event{late, other, remote, sso} {
+		if LoginPartners(&sso, &b) {
+			t.Errorf("%+v joined with %+v", sso, b)
+		}
+	}
+}

@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"testing"
+	"time"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+)
+
+// A vSphere Client login is one login, whichever half comes first; an SSO
+// login with no vCenter session stays an sso login once its window is over.
+func TestLoginJoin(t *testing.T) {
+	t0 := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	sso := audit.Event{Time: t0, Source: audit.SourceSyslog, Kind: audit.KindLogin, Method: audit.MethodSSO, User: "administrator@vsphere.local", ClientIP: "10.1.2.3"}
+	vc := audit.Event{Time: t0.Add(time.Second), Source: audit.SourceSyslog, Kind: audit.KindLogin, Method: audit.MethodVCenter, User: `VSPHERE.LOCAL\Administrator`, ClientIP: "127.0.0.1"}
+	other := audit.Event{Time: t0.Add(3 * time.Minute), Source: audit.SourceSyslog, Kind: audit.KindLogout, Method: audit.MethodHostd, User: "root"}
+	for _, c := range []struct {
+		name string
+		in   []audit.Event
+		want []string // method client_ip, in order
+	}{
+		{"sso first", []audit.Event{sso, vc}, []string{"vcenter 10.1.2.3"}},
+		{"vcenter first", []audit.Event{vc, sso}, []string{"vcenter 10.1.2.3"}},
+		{"sso alone, released by a later event", []audit.Event{sso, other}, []string{"sso 10.1.2.3", "hostd "}},
+		{"vcenter alone, at flush", []audit.Event{vc}, []string{"vcenter 127.0.0.1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var got []string
+			p := New(Options{}, audit.SinkFunc(func(e audit.Event) { got = append(got, e.Method+" "+e.ClientIP) }))
+			for _, e := range c.in {
+				p.Record(e)
+			}
+			p.Flush()
+			if len(got) != len(c.want) {
+				t.Fatalf("got %q, want %q", got, c.want)
+			}
+			for i := range got {
+				if got[i] != c.want[i] {
+					t.Errorf("got %q, want %q", got, c.want)
+				}
+			}
+		})
+	}
+}
+
+// Tick releases a half that waited the window on the wall clock.
+func TestLoginJoinTick(t *testing.T) {
+	now := time.Date(2026, 12, 2, 10, 0, 0, 0, time.UTC)
+	var got []audit.Event
+	j := NewLoginJoin(audit.LoginJoinWindow, 10, func() time.Time { return now }, func(e audit.Event) { got = append(got, e) })
+	e := audit.Event{Time: now, Kind: audit.KindLogin, Method: audit.MethodSSO, User: "a@b", ClientIP: "10.0.0.1"}
+	audit.Normalize(&e)
+	j.Add(e)
+	j.Tick()
+	if len(got) != 0 || j.Held() != 1 {
+		t.Fatalf("released early: %v", got)
+	}
+	now = now.Add(audit.LoginJoinWindow + time.Second)
+	j.Tick()
+	if len(got) != 1 || j.Held() != 0 {
+		t.Fatalf("not released after the window: %v", got)
+	}
+}
