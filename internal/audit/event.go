@@ -123,16 +123,6 @@ type Sink interface {
 	Record(Event)
 }
 
-// BatchSink is a Sink that also takes a source's batch at once (one page of
-// a vCenter's event history): facts within the batch are joined (an SSO
-// login with the vCenter session it opened), and nothing of the batch is
-// held back past the call, so that a source may save its checkpoint when
-// RecordBatch returns.
-type BatchSink interface {
-	Sink
-	RecordBatch([]Event)
-}
-
 // SinkFunc adapts a function to a Sink.
 type SinkFunc func(Event)
 
