@@ -53,26 +53,32 @@ func (j *LoginJoin) Add(e audit.Event) {
 	j.mu.Lock()
 	if e.Time.After(j.newest[e.Source]) {
 		j.newest[e.Source] = e.Time
-		out = j.releaseLocked(func(h *held) bool {
-			return h.e.Source == e.Source && e.Time.Sub(h.e.Time) > j.window
-		})
-	}
-	switch {
-	case !audit.AwaitsLoginPartner(&e):
-		out = append(out, e)
-	default:
-		if i := j.partner(&e); i >= 0 {
-			p := j.held[i].e
-			j.held = slices.Delete(j.held, i, i+1)
-			out = append(out, audit.JoinLogin(e, p))
-		} else {
-			if len(j.held) >= j.max {
-				out = append(out, j.held[0].e)
-				j.held = j.held[1:]
-			}
-			j.seq++
-			j.held = append(j.held, held{e: e, seq: j.seq, arrived: j.now()})
+		if len(j.held) > 0 {
+			out = j.releaseLocked(func(h *held) bool {
+				return h.e.Source == e.Source && e.Time.Sub(h.e.Time) > j.window
+			})
 		}
+	}
+	if !audit.AwaitsLoginPartner(&e) {
+		// The common case: nothing to hold, nothing copied.
+		j.mu.Unlock()
+		for i := range out {
+			j.emit(out[i])
+		}
+		j.emit(e)
+		return
+	}
+	if i := j.partner(&e); i >= 0 {
+		p := j.held[i].e
+		j.held = slices.Delete(j.held, i, i+1)
+		out = append(out, audit.JoinLogin(e, p))
+	} else {
+		if len(j.held) >= j.max {
+			out = append(out, j.held[0].e)
+			j.held = j.held[1:]
+		}
+		j.seq++
+		j.held = append(j.held, held{e: e, seq: j.seq, arrived: j.now()})
 	}
 	j.mu.Unlock()
 	for _, e := range out {
