@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -107,9 +108,9 @@ func corpusLines(t testing.TB) []string {
 	return out
 }
 
-// classifyCorpus classifies the corpus as replay does (multi-line
-// messages joined by the caller's reassembly are not needed for coverage:
-// the vprob dump's first line carries its id when joined; see below).
+// classifyCorpus classifies the corpus as replay does, joining a
+// multi-line message's "-->" continuation lines to it as package
+// reassembly would.
 func classifyCorpus(t testing.TB, c *Classifier) []audit.Event {
 	p := logline.NewParser(logline.Options{Year: 2024, Now: func() time.Time { return time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC) }})
 	var out []audit.Event
@@ -182,12 +183,14 @@ func TestEveryRuleHasALine(t *testing.T) {
 func TestQuickFilterNeverDropsAnEvent(t *testing.T) {
 	c := MustNew()
 	seed := uint64(time.Now().UnixNano())
-	t.Logf("seed %d (set DETECT_SEED to replay)", seed)
 	if s := os.Getenv("DETECT_SEED"); s != "" {
-		for _, ch := range s {
-			seed = seed*10 + uint64(ch-'0')
+		v, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("DETECT_SEED=%q: %v", s, err)
 		}
+		seed = v
 	}
+	t.Logf("seed %d (set DETECT_SEED to replay)", seed)
 	rnd := rand.New(rand.NewPCG(seed, 1))
 	p := logline.NewParser(logline.Options{Year: 2024})
 	check := func(line string) {

@@ -295,20 +295,6 @@ func (a *Assembler) Flush() {
 	}
 }
 
-// Run calls Expire every interval until done is closed.
-func (a *Assembler) Run(done <-chan struct{}, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-t.C:
-			a.Expire()
-		}
-	}
-}
-
 // splitPart recognizes a part of a split vCenter event:
 // "Event [id] [k-N] ..." with N > 1. rest is the raw text after the part
 // header of a continuation part (k > 1).
