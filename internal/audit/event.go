@@ -31,6 +31,14 @@ const (
 	KindAccountChanged    Kind = "account_changed"    // a local or SSO account/group/password was changed
 	KindConfigChanged     Kind = "config_changed"     // security-relevant configuration (setting says which)
 	KindLoggingFailed     Kind = "logging_failed"     // a host reports that remote logging failed or lost messages
+	KindVMPower           Kind = "vm_power"           // a VM powered on, off, reset, suspended or killed (action)
+	KindVMSnapshot        Kind = "vm_snapshot"        // a VM snapshot created, removed, reverted or renamed (action)
+	KindVMDiskChanged     Kind = "vm_disk_changed"    // a virtual disk added, edited or removed (action, path, cross_vm)
+	KindVMLifecycle       Kind = "vm_lifecycle"       // a VM created, deleted, registered, unregistered, cloned or exported (action)
+	KindGuestOperation    Kind = "guest_operation"    // a guest operation (VMware Tools) run in a VM (operation, outcome)
+	KindDatastoreAccess   Kind = "datastore_access"   // a datastore file browsed or downloaded over HTTP (path)
+	KindAccessDenied      Kind = "access_denied"      // an authorization check denied an operation (object)
+	KindHostPower         Kind = "host_power"         // an ESXi host shut down or rebooted (action, reason)
 )
 
 // Kinds lists every kind, in documentation order.
@@ -40,6 +48,8 @@ var Kinds = []Kind{
 	KindConsoleOpened, KindVMMigrated, KindShellCommand,
 	KindPermissionChanged, KindRoleChanged, KindAccountChanged, KindConfigChanged,
 	KindLoggingFailed,
+	KindVMPower, KindVMSnapshot, KindVMDiskChanged, KindVMLifecycle, KindGuestOperation,
+	KindDatastoreAccess, KindAccessDenied, KindHostPower,
 }
 
 // Methods: how a login reached its target.
@@ -68,7 +78,53 @@ const (
 	SettingEncryption         = "encryption"          // host encryption / secure boot / execInstalledOnly
 	SettingLockdownExceptions = "lockdown_exceptions" // lockdown exception users
 	SettingAdminsGroup        = "admins_group"        // Config.HostAgent.plugins.hostsvc.esxAdminsGroup
+	SettingExecInstalledOnly  = "exec_installed_only" // VMkernel.Boot.execInstalledOnly and its enforcement
+	SettingSecureBoot         = "secure_boot"         // the Secure Boot requirement of configuration encryption
+	SettingTLS                = "tls"                 // TLS protocols, ciphers and profiles of the host
+	SettingTime               = "time"                // NTP, PTP and the system clock
+	SettingCertificates       = "certificates"        // host and CA certificates
+	SettingUSBPassthrough     = "usb_passthrough"     // USB devices made available to VMs
+	SettingWelcomeMessage     = "welcome_message"     // the DCUI and SSH welcome/banner message
+	SettingForensicSnapshots  = "forensic_snapshots"  // Mem.*/vmx core dumps and the host's coredump target
+	SettingServices           = "services"            // the start policy of a host service, a service uninstalled
+	SettingAdvanced           = "advanced"            // another advanced or kernel option
 	SettingOther              = "other"
+)
+
+// Settings lists every setting, for the label vocabulary.
+var Settings = []string{SettingSyslog, SettingFirewall, SettingAcceptanceLevel, SettingAuditRecords, SettingEncryption,
+	SettingLockdownExceptions, SettingAdminsGroup, SettingExecInstalledOnly, SettingSecureBoot, SettingTLS, SettingTime,
+	SettingCertificates, SettingUSBPassthrough, SettingWelcomeMessage, SettingForensicSnapshots, SettingServices,
+	SettingAdvanced, SettingOther}
+
+// Actions: what a vm_power, vm_snapshot, vm_disk_changed, vm_lifecycle or
+// host_power event did, and the direction of a config_changed event. A
+// fixed vocabulary, so that the metric label stays bounded.
+const (
+	ActionOn         = "on"
+	ActionOff        = "off"
+	ActionReset      = "reset"
+	ActionSuspend    = "suspend"
+	ActionKill       = "kill"
+	ActionCreate     = "create"
+	ActionRemove     = "remove"
+	ActionRemoveAll  = "remove_all"
+	ActionRevert     = "revert"
+	ActionRename     = "rename"
+	ActionAdd        = "add"
+	ActionEdit       = "edit"
+	ActionDelete     = "delete"
+	ActionRegister   = "register"
+	ActionUnregister = "unregister"
+	ActionClone      = "clone"
+	ActionExport     = "export"
+	ActionShutdown   = "shutdown"
+	ActionReboot     = "reboot"
+	// config_changed: the direction of the change.
+	ActionEnabled  = "enabled"  // the setting (a protection) was switched on
+	ActionDisabled = "disabled" // the setting (a protection) was switched off
+	ActionLowered  = "lowered"  // a protection was weakened (acceptance level lowered, firewall default allow)
+	ActionSet      = "set"      // changed, direction unknown
 )
 
 // Outcomes.
@@ -102,7 +158,27 @@ type Event struct {
 	TicketType string    `json:"ticket_type,omitempty"`
 	Setting    string    `json:"setting,omitempty"`
 	Command    string    `json:"command,omitempty"`
-	Message    string    `json:"message,omitempty"`
+	// Action says what a VM, snapshot, disk, lifecycle or host power event
+	// did, or which way a setting changed (audit.Action* constants).
+	Action string `json:"action,omitempty"`
+	// Path is a datastore path or URL (a disk's backing file, a datastore
+	// file downloaded).
+	Path string `json:"path,omitempty"`
+	// Operation is a guest operation's name.
+	Operation string `json:"operation,omitempty"`
+	// Technique is the MITRE ATT&CK technique a shell command matches
+	// (T1490, T1562.001, ...).
+	Technique string `json:"technique,omitempty"`
+	// Value is the new value of a setting, where the record gives one.
+	Value string `json:"value,omitempty"`
+	// Reason is why an operation failed or a host rebooted.
+	Reason string `json:"reason,omitempty"`
+	// Object is what an access_denied event was denied on.
+	Object string `json:"object,omitempty"`
+	// CrossVM marks a disk attached to a VM from another VM's folder (the
+	// offline theft of a domain controller's database).
+	CrossVM bool   `json:"cross_vm,omitempty"`
+	Message string `json:"message,omitempty"`
 	// Rule names the detection that produced the event (for example
 	// "hostd/login_event"); it helps a user trace an event back to its line.
 	Rule string `json:"rule,omitempty"`

@@ -3,7 +3,8 @@ package audit
 // Fields are the event fields a detection may fill by name (the JSON name):
 // the named groups of a rule's regular expression, the captures of its
 // pattern, the groups of a vSphere message template.
-var Fields = []string{"user", "client_ip", "vm", "source_host", "target_host", "service", "ticket_type", "setting", "command", "host"}
+var Fields = []string{"user", "client_ip", "vm", "source_host", "target_host", "service", "ticket_type", "setting", "command", "host",
+	"action", "path", "operation", "technique", "value", "reason", "object"}
 
 // IsField reports whether name is one of Fields.
 func IsField(name string) bool {
@@ -39,6 +40,20 @@ func SetField(e *Event, name, v string) bool {
 		e.Command = v
 	case "host":
 		e.Host = v
+	case "action":
+		e.Action = v
+	case "path":
+		e.Path = v
+	case "operation":
+		e.Operation = v
+	case "technique":
+		e.Technique = v
+	case "value":
+		e.Value = v
+	case "reason":
+		e.Reason = v
+	case "object":
+		e.Object = v
 	default:
 		return false
 	}

@@ -160,3 +160,52 @@ func localPart(u string) string {
 	}
 	return u
 }
+
+// DatastoreFolder returns the folder of a datastore path: "[ds1] dc01/dc01.vmdk"
+// and "/vmfs/volumes/ds1/dc01/dc01.vmdk" are in "[ds1] dc01". It returns ""
+// for a path that is not a datastore path or lies at a datastore's root.
+func DatastoreFolder(p string) string {
+	p = strings.TrimSpace(p)
+	if rest, ok := strings.CutPrefix(p, "/vmfs/volumes/"); ok {
+		ds, file, ok := strings.Cut(rest, "/")
+		if !ok || ds == "" {
+			return ""
+		}
+		p = "[" + ds + "] " + file
+	}
+	if !strings.HasPrefix(p, "[") {
+		return ""
+	}
+	end := strings.IndexByte(p, ']')
+	if end < 0 {
+		return ""
+	}
+	rest := strings.TrimLeft(p[end+1:], " ")
+	slash := strings.LastIndexByte(rest, '/')
+	if slash <= 0 {
+		return ""
+	}
+	return p[:end+1] + " " + rest[:slash]
+}
+
+// IsCrossVM reports whether a disk whose backing file is disk, attached to
+// the VM named vm whose configuration file is vmx (a datastore path, "" when
+// not known), lies in another VM's folder: how a domain controller's
+// database is read offline by attaching its disk to a VM the intruder
+// controls. Without vmx the VM's folder is taken to be named after the VM,
+// as vSphere names it (a VM renamed after creation keeps its old folder,
+// so give vmx where it is known).
+func IsCrossVM(vm, vmx, disk string) bool {
+	df := DatastoreFolder(disk)
+	if df == "" {
+		return false
+	}
+	if vf := DatastoreFolder(vmx); vf != "" {
+		return df != vf
+	}
+	dir := df[strings.IndexByte(df, ']')+2:]
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		dir = dir[i+1:]
+	}
+	return vm != "" && !strings.EqualFold(dir, vm)
+}

@@ -69,3 +69,37 @@ func TestLoginPartners(t *testing.T) {
 		}
 	}
 }
+
+func TestIsCrossVM(t *testing.T) {
+	for _, c := range []struct {
+		vm, vmx, disk string
+		want          bool
+	}{
+		// The disk of the domain controller attached to another VM.
+		{"web01", "[ds1] web01/web01.vmx", "[ds1] dc01/dc01.vmdk", true},
+		{"web01", "", "[ds1] dc01/dc01.vmdk", true},
+		// The VM's own disks.
+		{"web01", "[ds1] web01/web01.vmx", "[ds1] web01/web01_1.vmdk", false},
+		{"WEB01", "", "[ds1] web01/web01.vmdk", false},
+		// The same folder name on another datastore is another folder.
+		{"web01", "[ds1] web01/web01.vmx", "[ds2] web01/web01.vmdk", true},
+		// Nested folders: the folder is the whole path.
+		{"web01", "[ds1] prod/web01/web01.vmx", "[ds1] prod/web01/web01_2.vmdk", false},
+		{"web01", "", "[ds1] prod/web01/web01_2.vmdk", false},
+		// The host's file system view of a datastore path.
+		{"web01", "", "/vmfs/volumes/ds1/dc01/dc01.vmdk", true},
+		{"web01", "[ds1] web01/web01.vmx", "/vmfs/volumes/ds1/web01/web01_1.vmdk", false},
+		// Not a datastore path, a disk at the datastore's root, no VM: no judgement.
+		{"web01", "", "/tmp/dc01/dc01.vmdk", false},
+		{"web01", "", "[ds1] dc01.vmdk", false},
+		{"", "", "[ds1] dc01/dc01.vmdk", false},
+		{"web01", "", "", false},
+	} {
+		if got := IsCrossVM(c.vm, c.vmx, c.disk); got != c.want {
+			t.Errorf("IsCrossVM(%q, %q, %q) = %v, want %v", c.vm, c.vmx, c.disk, got, c.want)
+		}
+	}
+	if got := DatastoreFolder("[ds1] dc01/dc01.vmdk"); got != "[ds1] dc01" {
+		t.Errorf("DatastoreFolder = %q", got)
+	}
+}

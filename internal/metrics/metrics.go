@@ -120,6 +120,14 @@ type Sink struct {
 	permissions   *family
 	configs       *family
 	logging       *family
+	power         *family
+	snapshots     *family
+	disks         *family
+	lifecycle     *family
+	guestOps      *family
+	datastore     *family
+	denied        *family
+	hostPower     *family
 }
 
 // Bounds are the sink's label caps and overflow counter, for the other
@@ -184,14 +192,30 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type")
 	s.migrations = fam("vm_migrations", "VM migrations; user=\"DRS\" for DRS-initiated ones.",
 		"Time of the newest migration with these labels.", "vm", "user", "source_host", "target_host")
-	s.commands = fam("shell_commands", "Commands run in the ESXi Shell or over SSH.",
-		"Time of the newest command with these labels.", "host", "user")
+	s.commands = fam("shell_commands", "Commands run in the ESXi Shell or over SSH; technique is the MITRE ATT&CK id of a known ESXi attack pattern the command matches (\"\" for none).",
+		"Time of the newest command with these labels.", "host", "user", "technique")
 	s.permissions = fam("permission_changes", "Permission, role and account changes (type).",
 		"Time of the newest change with these labels.", "host", "user", "type")
-	s.configs = fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...).",
-		"Time of the newest change with these labels.", "host", "user", "setting")
-	s.logging = fam("logging_failures", "Hosts reporting that remote logging failed or lost messages (vmsyslogd).",
+	s.configs = fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...; action: enabled, disabled, lowered, or set when the direction is unknown).",
+		"Time of the newest change with these labels.", "host", "user", "setting", "action")
+	s.logging = fam("logging_failures", "Hosts reporting that remote logging or audit record storage failed or lost messages.",
 		"Time of the newest logging failure.", "host")
+	s.power = fam("vm_power", "VM power operations (action: on, off, reset, suspend, kill).",
+		"Time of the newest power operation with these labels.", "host", "vm", "user", "action")
+	s.snapshots = fam("vm_snapshots", "VM snapshot operations (action: create, remove, remove_all, revert, rename).",
+		"Time of the newest snapshot operation with these labels.", "host", "vm", "user", "action")
+	s.disks = fam("vm_disk_changes", "Virtual disks added, edited or removed (action); cross_vm=\"true\" when the disk's file lies in another VM's folder.",
+		"Time of the newest disk change with these labels.", "host", "vm", "user", "action", "cross_vm")
+	s.lifecycle = fam("vm_lifecycle", "VMs created, deleted, registered, unregistered, cloned or exported (action).",
+		"Time of the newest lifecycle operation with these labels.", "host", "vm", "user", "action")
+	s.guestOps = fam("guest_operations", "Guest operations (VMware Tools: programs started, files transferred) run in a VM, by operation and outcome.",
+		"Time of the newest guest operation with these labels.", "host", "vm", "user", "operation", "outcome")
+	s.datastore = fam("datastore_access", "Datastore files browsed or downloaded over HTTP (the path is in the event, not a label).",
+		"Time of the newest datastore access with these labels.", "host", "user", "client_ip")
+	s.denied = fam("access_denied", "Operations denied by an authorization check (the object is in the event, not a label).",
+		"Time of the newest denial with these labels.", "host", "user", "client_ip")
+	s.hostPower = fam("host_power", "ESXi hosts shut down or rebooted (action).",
+		"Time of the newest shutdown or reboot.", "host", "action")
 	return s
 }
 
@@ -227,7 +251,7 @@ func (s *Sink) Record(e audit.Event) {
 	case audit.KindVMMigrated:
 		s.migrations.observe(ts, e.VM, e.User, e.SourceHost, e.TargetHost)
 	case audit.KindShellCommand:
-		s.commands.observe(ts, e.Host, e.User)
+		s.commands.observe(ts, e.Host, e.User, e.Technique)
 	case audit.KindPermissionChanged:
 		s.permissions.observe(ts, e.Host, e.User, "permission")
 	case audit.KindRoleChanged:
@@ -235,8 +259,24 @@ func (s *Sink) Record(e audit.Event) {
 	case audit.KindAccountChanged:
 		s.permissions.observe(ts, e.Host, e.User, "account")
 	case audit.KindConfigChanged:
-		s.configs.observe(ts, e.Host, e.User, e.Setting)
+		s.configs.observe(ts, e.Host, e.User, e.Setting, e.Action)
 	case audit.KindLoggingFailed:
 		s.logging.observe(ts, e.Host)
+	case audit.KindVMPower:
+		s.power.observe(ts, e.Host, e.VM, e.User, e.Action)
+	case audit.KindVMSnapshot:
+		s.snapshots.observe(ts, e.Host, e.VM, e.User, e.Action)
+	case audit.KindVMDiskChanged:
+		s.disks.observe(ts, e.Host, e.VM, e.User, e.Action, strconv.FormatBool(e.CrossVM))
+	case audit.KindVMLifecycle:
+		s.lifecycle.observe(ts, e.Host, e.VM, e.User, e.Action)
+	case audit.KindGuestOperation:
+		s.guestOps.observe(ts, e.Host, e.VM, e.User, e.Operation, e.Outcome)
+	case audit.KindDatastoreAccess:
+		s.datastore.observe(ts, e.Host, e.User, e.ClientIP)
+	case audit.KindAccessDenied:
+		s.denied.observe(ts, e.Host, e.User, e.ClientIP)
+	case audit.KindHostPower:
+		s.hostPower.observe(ts, e.Host, e.Action)
 	}
 }

@@ -51,10 +51,10 @@ type EventType struct {
 	// type id (esx.audit.ssh.enabled, com.vmware.sso.LoginSuccess).
 	ID string
 	// Constant fields of the audit event.
-	Kind                                       audit.Kind
-	Method, Service, Setting, User, TicketType string
-	Scope                                      Scope
-	Origin                                     Origin
+	Kind                                               audit.Kind
+	Method, Service, Setting, User, TicketType, Action string
+	Scope                                              Scope
+	Origin                                             Origin
 	// Text is a regular expression over the event's message (as vCenter
 	// formats it, as vpxd logs it); its named groups fill the audit event
 	// fields of the same JSON name (audit.Fields). A syslog line whose
@@ -98,6 +98,9 @@ func (t *EventType) Apply(e *audit.Event) {
 	}
 	if t.TicketType != "" {
 		e.TicketType = t.TicketType
+	}
+	if t.Action != "" {
+		e.Action = t.Action
 	}
 }
 
