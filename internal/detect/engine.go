@@ -43,7 +43,7 @@ type Rule struct {
 	Pattern string
 
 	// Constant fields.
-	Method, Service, TicketType, Setting, User string
+	Method, Service, TicketType, Setting, User, Action string
 
 	// Fn may adjust the event; returning false drops it.
 	Fn func(in *Input, e *audit.Event) bool
@@ -447,6 +447,7 @@ func (c *Classifier) apply(t *Table, idx []int, in *Input, out []audit.Event) []
 			TicketType: r.TicketType,
 			Setting:    r.Setting,
 			User:       r.User,
+			Action:     r.Action,
 			Rule:       r.fullName,
 			OpID:       in.Rec.Param("opID"),
 		})

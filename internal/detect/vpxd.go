@@ -32,7 +32,7 @@ func vpxdTable() *Table {
 		}
 		vt := vt
 		t.Rules = append(t.Rules, Rule{Name: vt.ID, ID: vt.ID, Kind: vt.Kind, Method: vt.Method, Service: vt.Service,
-			Setting: vt.Setting, User: vt.User, TicketType: vt.TicketType,
+			Setting: vt.Setting, User: vt.User, TicketType: vt.TicketType, Action: vt.Action,
 			Fn: func(in *Input, e *audit.Event) bool { return vt.Fill(in.Text, e) }})
 	}
 	// EventEx / ExtendedEvent: the class says nothing, the text does.
