@@ -26,6 +26,7 @@ import (
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 )
 
@@ -74,6 +75,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	demoMode := serveCmd.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
 	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
 	vcf := vcenterFlags(serveCmd)
+	vcAddrs := serveCmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser logs in to ESXi hosts from (repeatable). With the addresses of every --vcenter.url host, these are the known vCenters: a vpxuser login from any other address counts as a direct login (stolen vpxuser credentials). Without any, vpxuser logins are not judged.").Strings()
 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
 	rOpts := replayFlags(replayCmd)
@@ -111,13 +113,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	knownVCs, err := audit.ParseVCenterAddrs(*vcAddrs)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --vcenter.address: %v\n", name, err)
+		return 2
+	}
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
 		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
 	}
 	return serve(ctx, logger, serveOptions{
 		web: webFlags, metricsPath: *metricsPath, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
-		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"),
+		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		demo: *demoMode, demoRate: *demoRate, ready: ready,
 	})
 }

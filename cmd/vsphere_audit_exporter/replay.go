@@ -10,6 +10,7 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/replay"
 )
@@ -19,6 +20,7 @@ type replayOptions struct {
 	host     string
 	year     int
 	timezone string
+	vcenters []string
 
 	files []string
 }
@@ -29,6 +31,7 @@ func replayFlags(cmd *kingpin.CmdClause) *replayOptions {
 	cmd.Flag("host", "Host name for lines that carry none (ESXi's own log files: hostd.log, auth.log, shell.log).").StringVar(&o.host)
 	cmd.Flag("year", "Year for BSD timestamps (\"Jan  2 10:11:12\"), which carry none. Default: the current year, or the previous one for dates that would lie in the future.").IntVar(&o.year)
 	cmd.Flag("timezone", "Time zone for timestamps that carry none.").Default("UTC").StringVar(&o.timezone)
+	cmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser comes from (repeatable); a vpxuser login from any other counts as direct. Without any, vpxuser logins are not judged.").StringsVar(&o.vcenters)
 
 	cmd.Arg("file", "Log files to read (default: standard input; \"-\" is standard input).").StringsVar(&o.files)
 	return o
@@ -38,6 +41,11 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 	loc, err := time.LoadLocation(o.timezone)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s replay: --timezone: %v\n", name, err)
+		return 2
+	}
+	vcs, err := audit.ParseVCenterAddrs(o.vcenters)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s replay: --vcenter.address: %v\n", name, err)
 		return 2
 	}
 	var inputs []replay.Input
@@ -62,9 +70,10 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 		inputs = append(inputs, replay.Input{Name: f, R: fh})
 	}
 	opts := replay.Options{
-		Output: o.output,
-		Host:   o.host,
-		Parser: logline.Options{Year: o.year, Location: loc},
+		Output:   o.output,
+		Host:     o.host,
+		Parser:   logline.Options{Year: o.year, Location: loc},
+		VCenters: vcs,
 	}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(lines, events int64) {

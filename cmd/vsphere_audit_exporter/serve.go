@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
@@ -38,8 +40,11 @@ type serveOptions struct {
 	vcenters          []vcenter.Config
 	vcenter           *vcenter.Options
 	stateDirGiven     bool
-	demo              bool
-	demoRate          float64
+	// knownVCenters are the --vcenter.address values; serve adds the
+	// addresses of the --vcenter.url hosts.
+	knownVCenters audit.VCenterAddrs
+	demo          bool
+	demoRate      float64
 	// ready, when set, is called with the bound addresses once every
 	// listener is open (tests).
 	ready func(web net.Addr, s *syslog.Server)
@@ -59,7 +64,8 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: o.maxSeries})
-	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg}, sink)
+	vcs := knownVCenters(ctx, logger, o.knownVCenters, o.vcenters)
+	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, sink)
 
 	// Web listeners first: a busy port is named before anything runs.
 	var webLs []net.Listener
@@ -214,4 +220,32 @@ func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logge
 		}
 	}
 	return mux
+}
+
+// knownVCenters adds the addresses of the vCenters read over the API to
+// the --vcenter.address values: vpxuser comes from them. A name that does
+// not resolve is logged, not fatal (the vCenter source retries it).
+func knownVCenters(ctx context.Context, logger *slog.Logger, given audit.VCenterAddrs, cfgs []vcenter.Config) audit.VCenterAddrs {
+	known := given
+	for _, c := range cfgs {
+		host := c.URL.Hostname()
+		if a, err := netip.ParseAddr(host); err == nil {
+			known.Add(a)
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		addrs, err := net.DefaultResolver.LookupNetIP(rctx, "ip", host)
+		cancel()
+		if err != nil {
+			logger.Warn("cannot resolve the vCenter's address; vpxuser logins from it may count as direct until it is given with --vcenter.address", "vcenter", c.Name, "err", err)
+			continue
+		}
+		for _, a := range addrs {
+			known.Add(a)
+		}
+	}
+	if known.Len() == 0 {
+		logger.Warn("no vCenter address known (--vcenter.url, --vcenter.address): a vpxuser login from an unknown address cannot be told from vCenter's own and is not counted as direct")
+	}
+	return known
 }

@@ -88,6 +88,7 @@ const (
 	SettingForensicSnapshots  = "forensic_snapshots"  // Mem.*/vmx core dumps and the host's coredump target
 	SettingServices           = "services"            // the start policy of a host service, a service uninstalled
 	SettingAdvanced           = "advanced"            // another advanced or kernel option
+	SettingSoftware           = "software"            // a VIB (software package) installed or removed
 	SettingOther              = "other"
 )
 
@@ -95,7 +96,7 @@ const (
 var Settings = []string{SettingSyslog, SettingFirewall, SettingAcceptanceLevel, SettingAuditRecords, SettingEncryption,
 	SettingLockdownExceptions, SettingAdminsGroup, SettingExecInstalledOnly, SettingSecureBoot, SettingTLS, SettingTime,
 	SettingCertificates, SettingUSBPassthrough, SettingWelcomeMessage, SettingForensicSnapshots, SettingServices,
-	SettingAdvanced, SettingOther}
+	SettingAdvanced, SettingSoftware, SettingOther}
 
 // Actions: what a vm_power, vm_snapshot, vm_disk_changed, vm_lifecycle or
 // host_power event did, and the direction of a config_changed event. A
@@ -121,9 +122,9 @@ const (
 	ActionShutdown   = "shutdown"
 	ActionReboot     = "reboot"
 	// config_changed: the direction of the change.
-	ActionEnabled  = "enabled"  // the setting (a protection) was switched on
-	ActionDisabled = "disabled" // the setting (a protection) was switched off
-	ActionLowered  = "lowered"  // a protection was weakened (acceptance level lowered, firewall default allow)
+	ActionEnabled  = "enabled"  // the setting or feature was switched on
+	ActionDisabled = "disabled" // the setting or feature was switched off
+	ActionLowered  = "lowered"  // a protection was weakened (acceptance level lowered, a firewall ruleset opened)
 	ActionSet      = "set"      // changed, direction unknown
 )
 

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"time"
@@ -208,4 +209,91 @@ func IsCrossVM(vm, vmx, disk string) bool {
 		dir = dir[i+1:]
 	}
 	return vm != "" && !strings.EqualFold(dir, vm)
+}
+
+// VCenterAddrs are the addresses vCenter's vpxuser logs in to ESXi hosts
+// from: the vCenters the exporter reads, and any the operator names. A
+// vpxuser login from any other address is stolen vCenter credentials in
+// use (vpxuser's password sits on every host and in vCenter's database)
+// and counts as a direct login. The zero value knows none and judges no
+// vpxuser login.
+type VCenterAddrs struct {
+	prefixes []netip.Prefix
+}
+
+// ParseVCenterAddrs reads addresses and CIDR ranges ("10.0.0.5",
+// "10.0.0.0/29", "fd00::5").
+func ParseVCenterAddrs(vals []string) (VCenterAddrs, error) {
+	var v VCenterAddrs
+	for _, s := range vals {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if strings.Contains(s, "/") {
+			p, err := netip.ParsePrefix(s)
+			if err != nil {
+				return VCenterAddrs{}, fmt.Errorf("%q is neither an address nor a CIDR range: %v", s, err)
+			}
+			v.prefixes = append(v.prefixes, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return VCenterAddrs{}, fmt.Errorf("%q is neither an address nor a CIDR range: %v", s, err)
+		}
+		v.Add(a)
+	}
+	return v, nil
+}
+
+// Add adds one address.
+func (v *VCenterAddrs) Add(a netip.Addr) {
+	a = a.Unmap()
+	v.prefixes = append(v.prefixes, netip.PrefixFrom(a, a.BitLen()))
+}
+
+// Len is the number of addresses and ranges known.
+func (v VCenterAddrs) Len() int { return len(v.prefixes) }
+
+// Contains reports whether ip is one of the addresses.
+func (v VCenterAddrs) Contains(ip string) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range v.prefixes {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ReasonUnknownVCenter is the Reason of a vpxuser login JudgeVpxuser made direct.
+const ReasonUnknownVCenter = "vpxuser from an address that is not a known vCenter"
+
+// JudgeVpxuser makes a successful vpxuser login to a host from an address
+// that is not a known vCenter a direct login. A login from the host itself
+// (vpxa, vCenter's agent, talks to hostd over 127.0.0.1) and one without
+// an address are not judged, nor any when no address is known. e must be
+// normalized.
+func (v VCenterAddrs) JudgeVpxuser(e *Event) {
+	if len(v.prefixes) == 0 || e.Kind != KindLogin || e.Outcome == OutcomeFailure || e.User != "vpxuser" {
+		return
+	}
+	switch e.Method {
+	case MethodHostd, MethodSSH:
+	default:
+		return
+	}
+	if e.ClientIP == "" || IsLoopback(e.ClientIP) || v.Contains(e.ClientIP) {
+		return
+	}
+	if _, err := netip.ParseAddr(e.ClientIP); err != nil {
+		return
+	}
+	e.Direct = true
+	e.Reason = ReasonUnknownVCenter
 }

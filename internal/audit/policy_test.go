@@ -103,3 +103,38 @@ func TestIsCrossVM(t *testing.T) {
 		t.Errorf("DatastoreFolder = %q", got)
 	}
 }
+
+func TestJudgeVpxuser(t *testing.T) {
+	known, err := ParseVCenterAddrs([]string{"10.0.0.5", "10.1.0.0/29"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		v      VCenterAddrs
+		e      Event
+		direct bool
+	}{
+		{"from the known vCenter", known, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "10.0.0.5"}, false},
+		{"from a known range", known, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "10.1.0.7"}, false},
+		{"stolen credentials", known, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "172.16.5.5"}, true},
+		{"stolen credentials over SSH", known, Event{Kind: KindLogin, Method: MethodSSH, User: "vpxuser", ClientIP: "10.1.0.8"}, true},
+		{"vpxa on the host", known, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "127.0.0.1"}, false},
+		{"no address", known, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser"}, false},
+		{"a failed attempt", known, Event{Kind: KindLogin, Outcome: OutcomeFailure, Method: MethodHostd, User: "vpxuser", ClientIP: "172.16.5.5"}, false},
+		{"no vCenter known", VCenterAddrs{}, Event{Kind: KindLogin, Method: MethodHostd, User: "vpxuser", ClientIP: "172.16.5.5"}, false},
+		{"another user", known, Event{Kind: KindLogin, Method: MethodVCenter, User: "vpxuser", ClientIP: "172.16.5.5"}, false},
+	} {
+		e := c.e
+		c.v.JudgeVpxuser(&e)
+		if e.Direct != c.direct {
+			t.Errorf("%s: direct %v, want %v", c.name, e.Direct, c.direct)
+		}
+		if e.Direct && e.Reason != ReasonUnknownVCenter {
+			t.Errorf("%s: reason %q", c.name, e.Reason)
+		}
+	}
+	if _, err := ParseVCenterAddrs([]string{"vcenter.example.com"}); err == nil {
+		t.Error("a host name was accepted as an address")
+	}
+}

@@ -134,7 +134,8 @@ func Key(e *audit.Event) uint64 {
 	case audit.KindShellCommand:
 		add(e.Host, string(e.Kind), e.User, truncate(e.Command))
 	default:
-		add(e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID)
+		add(e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID,
+			e.Action, e.Operation, truncate(e.Path))
 	}
 	return h.Sum64()
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vsphere"
 )
 
 // MaxMessage bounds the Message field copied into an event.
@@ -314,10 +315,14 @@ func MustNew() *Classifier {
 }
 
 // Candidate reports whether a message of program (as sent, any case) with
-// this body could produce an event. It allocates nothing and runs no
-// regular expression: most of a log stream is rejected here, before it is
-// parsed in full.
-func (c *Classifier) Candidate(program, body string) bool {
+// this body, whose first structured-data element is sdid ("" for none),
+// could produce an event. It allocates nothing and runs no regular
+// expression: most of a log stream is rejected here, before it is parsed
+// in full.
+func (c *Classifier) Candidate(program, sdid, body string) bool {
+	if sdid != "" && IsAuditRecord(sdid) {
+		return true
+	}
 	// Lower-case the tag on the stack: a map lookup with string(b[:n])
 	// does not allocate.
 	var b [48]byte
@@ -366,7 +371,7 @@ var quietPrograms = func() map[string]bool {
 // Default returns the built-in rule tables.
 func Default() []*Table {
 	return []*Table{hostdTable(), sshdTable(), sshInitTable(), esxShellTable(), loginTable(),
-		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable()}
+		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable(), dcuiTable()}
 }
 
 // Classify appends the events found in rec to out. Continuation lines never
@@ -374,6 +379,12 @@ func Default() []*Table {
 func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Event {
 	if rec.Continuation || rec.Body == "" && rec.SDID == "" {
 		return out
+	}
+	// An ESX audit record, from whichever program sent it.
+	if rec.SDID != "" && strings.HasSuffix(rec.SDID, vsphere.AuditRecordSDSuffix) {
+		if ar := vsphere.LookupAuditRecord(rec.SDID); ar != nil {
+			return classifyRecord(ar, rec, out)
+		}
 	}
 	tables, known := c.byProgram[rec.Program]
 	if !known && !quietPrograms[rec.Program] {

@@ -71,7 +71,7 @@ func TestClassifyAppliesQuickFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := &logline.Record{Program: "p", Body: "root logged out"}
-	if !c.Candidate("p", rec.Body) {
+	if !c.Candidate("p", "", rec.Body) {
 		t.Fatal("Candidate rejects a line its rule matches")
 	}
 	evs := c.Classify(rec, nil)
@@ -79,7 +79,7 @@ func TestClassifyAppliesQuickFilter(t *testing.T) {
 		t.Fatalf("Classify = %+v", evs)
 	}
 	rec = &logline.Record{Program: "p", Body: "nothing here"}
-	if c.Candidate("p", rec.Body) || len(c.Classify(rec, nil)) != 0 {
+	if c.Candidate("p", "", rec.Body) || len(c.Classify(rec, nil)) != 0 {
 		t.Fatal("a line no rule matches passes")
 	}
 }
@@ -198,7 +198,7 @@ func TestQuickFilterNeverDropsAnEvent(t *testing.T) {
 		if err != nil {
 			return
 		}
-		if n := len(c.Classify(&rec, nil)); n > 0 && !c.Candidate(rec.Program, rec.Body) {
+		if n := len(c.Classify(&rec, nil)); n > 0 && !c.Candidate(rec.Program, rec.SDID, rec.Body) {
 			t.Errorf("quick filter drops a line that gives %d events: %q", n, line)
 		}
 	}
@@ -228,7 +228,7 @@ func FuzzQuickFilter(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if !c.Candidate(rec.Program, rec.Body) {
+		if !c.Candidate(rec.Program, rec.SDID, rec.Body) {
 			if evs := c.Classify(&rec, nil); len(evs) > 0 {
 				t.Fatalf("skipped by the quick filter, yet classifies to %+v", evs)
 			}

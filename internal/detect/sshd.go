@@ -33,7 +33,8 @@ func sshdTable() *Table {
 			{Name: "pam_session_closed", Kind: audit.KindLogout, Method: audit.MethodSSH, Prefix: "pam_unix(sshd:session): session closed for user ",
 				Re: regexp.MustCompile(`^pam_unix\(sshd:session\): session closed for user (?P<user>\S+)`)},
 			{Name: "exec_command", Kind: audit.KindShellCommand, Method: audit.MethodSSH, Prefix: "User '",
-				Re: regexp.MustCompile(`^User '(?P<user>[^']+)' running command '(?P<command>.*?)'?$`), Continue: true},
+				Re: regexp.MustCompile(`^User '(?P<user>[^']+)' running command '(?P<command>.*?)'?$`), Continue: true,
+				Fn: func(_ *Input, e *audit.Event) bool { e.Technique = TechniqueOf(e.Command); return true }},
 			// The command itself may be a configuration change (see shell.go).
 			commandRule(),
 		},

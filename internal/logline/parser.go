@@ -260,6 +260,11 @@ func (p *Parser) parse3164(s string, rec *Record) bool {
 	rec.App = *msg.Appname
 	rec.PID = str(msg.ProcID)
 	rec.Body = *msg.Message
+	// A tag without its colon ("vpxd[51702] Event [...]", from rsyslog and
+	// syslog-ng relays): go-syslog leaves "51702] " in front of the message.
+	if pid := rec.PID; pid != "" && strings.HasPrefix(rec.Body, pid) && strings.HasPrefix(rec.Body[len(pid):], "] ") {
+		rec.Body = rec.Body[len(pid)+2:]
+	}
 	rec.Format = "rfc3164"
 	return true
 }
@@ -407,8 +412,10 @@ func parseSDField(s string, rec *Record) string {
 	return strings.TrimPrefix(consumeSD(s, true, rec), " ")
 }
 
-// parseTag splits "app[pid]: msg" or "app: msg"; without a tag the whole
-// string is the body.
+// parseTag splits "app[pid]: msg" or "app: msg", and the colon-less
+// "app[pid] msg" that rsyslog and syslog-ng relays write for vpxd
+// ("vc01 vpxd[51702] Event [...]"); without a tag the whole string is the
+// body.
 func parseTag(s string, rec *Record) {
 	tok, rest := token(s)
 	if len(tok) > 1 && strings.HasSuffix(tok, ":") && !strings.HasPrefix(tok, "[") {
@@ -416,7 +423,26 @@ func parseTag(s string, rec *Record) {
 		rec.Body = strings.TrimPrefix(rest, " ")
 		return
 	}
+	if app, pid, ok := colonlessTag(tok); ok && rest != "" {
+		rec.App, rec.PID = app, pid
+		rec.Body = strings.TrimPrefix(rest, " ")
+		return
+	}
 	rec.Body = s
+}
+
+// colonlessTag reports whether tok is a tag "app[pid]" without its colon:
+// a valid program name and a decimal process id.
+func colonlessTag(tok string) (app, pid string, ok bool) {
+	i := strings.IndexByte(tok, '[')
+	if i <= 0 || len(tok) < i+3 || tok[len(tok)-1] != ']' {
+		return "", "", false
+	}
+	app, pid = tok[:i], tok[i+1:len(tok)-1]
+	if !validTag(app) || !allDigits(pid) || isDigit(app[0]) {
+		return "", "", false
+	}
+	return app, pid, true
 }
 
 // splitTag splits "app[pid]" into app and pid.

@@ -12,6 +12,9 @@ type Peeked struct {
 	Host    string
 	Program string // as sent ("Hostd"); compare with strings.EqualFold
 	Body    string // after the tag, the ESXi level prefix and leading structured data
+	// SDID is the ID of the first structured-data element ("shell.cmd@6876"),
+	// as Record.SDID.
+	SDID string
 }
 
 // Peek finds host, program and body of the common ESXi and vCenter header
@@ -64,15 +67,19 @@ func Peek(line []byte) (p Peeked, ok bool) {
 	}
 	rest = rest[1:]
 	tag, body := token(rest)
-	if len(tag) < 2 || tag[len(tag)-1] != ':' || tag[0] == '[' {
+	var app string
+	if len(tag) >= 2 && tag[len(tag)-1] == ':' && tag[0] != '[' {
+		app, _ = splitTag(tag[:len(tag)-1])
+	} else if a, _, ok := colonlessTag(tag); ok && body != "" {
+		app = a
+	} else {
 		return p, false
 	}
-	app, _ := splitTag(tag[:len(tag)-1])
 	if isDigit(app[0]) { // a relay's inner timestamp
 		return p, false
 	}
 	p.Host, p.Program = host, app
-	p.Body = peekBody(body)
+	p.Body, p.SDID = peekBody(body)
 	return p, !isContinuation(p.Body)
 }
 
@@ -92,6 +99,7 @@ func peek5424(s string) (p Peeked, ok bool) {
 	if app == "" || rest == "" {
 		return p, false
 	}
+	var sdid string
 	if rest[0] == '-' {
 		rest = rest[1:]
 	} else {
@@ -100,17 +108,35 @@ func peek5424(s string) (p Peeked, ok bool) {
 			if end < 0 {
 				return p, false
 			}
+			if id := sdIDOf(rest); sdid == "" && id != "meta" {
+				sdid = id
+			}
 			rest = rest[end:]
 		}
 	}
 	p.Host, p.Program = host, app
-	p.Body = peekBody(rest)
+	var inner string
+	p.Body, inner = peekBody(rest)
+	if sdid == "" {
+		sdid = inner
+	}
+	p.SDID = sdid
 	return p, !isContinuation(p.Body)
 }
 
+// sdIDOf returns the ID of the structured-data element at the start of s.
+func sdIDOf(s string) string {
+	id := s[1:]
+	if i := strings.IndexAny(id, " ]"); i >= 0 {
+		id = id[:i]
+	}
+	return id
+}
+
 // peekBody mirrors finish: it drops the pre-8.0 "info hostd[tid] " and the
-// leading structured data, without allocating.
-func peekBody(b string) string {
+// leading structured data, without allocating, and returns the ID of the
+// first structured-data element it dropped.
+func peekBody(b string) (body, sdid string) {
 	b = strings.TrimLeft(b, " ")
 	if tok, rest := token(b); isLevelWord(tok) {
 		rest = strings.TrimLeft(rest, " ")
@@ -122,10 +148,7 @@ func peekBody(b string) string {
 		}
 	}
 	for len(b) > 0 && b[0] == '[' {
-		id := b[1:]
-		if i := strings.IndexAny(id, " ]"); i > 0 {
-			id = id[:i]
-		}
+		id := sdIDOf(b)
 		if at := strings.IndexByte(id, '@'); at <= 0 && id != "meta" {
 			break
 		}
@@ -133,9 +156,12 @@ func peekBody(b string) string {
 		if end < 0 {
 			break
 		}
+		if sdid == "" && id != "meta" {
+			sdid = id
+		}
 		b = b[end:]
 	}
-	return strings.TrimLeft(b, " ")
+	return strings.TrimLeft(b, " "), sdid
 }
 
 // skipSD returns the length of the structured-data element at the start of

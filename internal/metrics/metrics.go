@@ -223,6 +223,11 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 func (s *Sink) Record(e audit.Event) {
 	ts := float64(e.Time.UnixNano()) / 1e9
 	s.events.observe(ts, e.Source, e.Host, string(e.Kind))
+	if e.Outcome == audit.OutcomeFailure && !countsFailures(e.Kind) {
+		// An attempt that failed changed nothing: it is an event (replay,
+		// events_total) but not counted as the change it tried.
+		return
+	}
 	switch e.Kind {
 	case audit.KindLogin:
 		s.logins.observe(ts, e.Host, e.User, e.ClientIP, e.Method, strconv.FormatBool(e.Direct))
@@ -279,4 +284,17 @@ func (s *Sink) Record(e audit.Event) {
 	case audit.KindHostPower:
 		s.hostPower.observe(ts, e.Host, e.Action)
 	}
+}
+
+// countsFailures reports whether the metric of kind k counts failed
+// attempts too: failures are what login_failed and access_denied count,
+// guest_operations has an outcome label, and a shell command that exited
+// non-zero still ran.
+func countsFailures(k audit.Kind) bool {
+	switch k {
+	case audit.KindLoginFailed, audit.KindAccessDenied, audit.KindGuestOperation, audit.KindShellCommand,
+		audit.KindAccountLocked, audit.KindLoggingFailed:
+		return true
+	}
+	return false
 }

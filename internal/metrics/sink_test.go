@@ -253,7 +253,9 @@ func TestRecordKinds(t *testing.T) {
 		{audit.Event{Kind: audit.KindVMMigrated, Host: "vc", VM: "web01", User: "DRS", SourceHost: "a", TargetHost: "b"},
 			"vsphere_audit_vm_migrations_total", `source_host="a",target_host="b",user="DRS",vm="web01"`},
 		{audit.Event{Kind: audit.KindShellCommand, Host: "h", User: "root", Command: "ls"},
-			"vsphere_audit_shell_commands_total", `host="h",user="root"`},
+			"vsphere_audit_shell_commands_total", `host="h",technique="",user="root"`},
+		{audit.Event{Kind: audit.KindShellCommand, Host: "h", User: "root", Command: "vim-cmd vmsvc/getallvms", Technique: "T1082", Outcome: audit.OutcomeFailure},
+			"vsphere_audit_shell_commands_total", `host="h",technique="T1082",user="root"`},
 		{audit.Event{Kind: audit.KindRoleChanged, Host: "vc", User: "u"},
 			"vsphere_audit_permission_changes_total", `host="vc",type="role",user="u"`},
 		{audit.Event{Kind: audit.KindAccountChanged, Host: "vc", User: "u"},
@@ -261,14 +263,32 @@ func TestRecordKinds(t *testing.T) {
 		{audit.Event{Kind: audit.KindPermissionChanged, Host: "vc", User: "u"},
 			"vsphere_audit_permission_changes_total", `host="vc",type="permission",user="u"`},
 		{audit.Event{Kind: audit.KindConfigChanged, Host: "h", User: "u", Setting: "syslog"},
-			"vsphere_audit_config_changes_total", `host="h",setting="syslog",user="u"`},
+			"vsphere_audit_config_changes_total", `action="",host="h",setting="syslog",user="u"`},
+		{audit.Event{Kind: audit.KindConfigChanged, Host: "h", User: "u", Setting: "exec_installed_only", Action: "disabled"},
+			"vsphere_audit_config_changes_total", `action="disabled",host="h",setting="exec_installed_only",user="u"`},
+		{audit.Event{Kind: audit.KindVMPower, Host: "h", VM: "web01", User: "root", Action: "kill"},
+			"vsphere_audit_vm_power_total", `action="kill",host="h",user="root",vm="web01"`},
+		{audit.Event{Kind: audit.KindVMSnapshot, Host: "h", VM: "web01", User: "root", Action: "remove_all"},
+			"vsphere_audit_vm_snapshots_total", `action="remove_all",host="h",user="root",vm="web01"`},
+		{audit.Event{Kind: audit.KindVMDiskChanged, Host: "h", VM: "web01", User: "root", Action: "add", Path: "[ds1] dc01/dc01.vmdk", CrossVM: true},
+			"vsphere_audit_vm_disk_changes_total", `action="add",cross_vm="true",host="h",user="root",vm="web01"`},
+		{audit.Event{Kind: audit.KindVMLifecycle, Host: "vc", VM: "dc01", User: "u", Action: "clone"},
+			"vsphere_audit_vm_lifecycle_total", `action="clone",host="vc",user="u",vm="dc01"`},
+		{audit.Event{Kind: audit.KindGuestOperation, Host: "vc", VM: "dc01", User: "u", Operation: "StartProgramInGuest", Outcome: audit.OutcomeFailure},
+			"vsphere_audit_guest_operations_total", `host="vc",operation="StartProgramInGuest",outcome="failure",user="u",vm="dc01"`},
+		{audit.Event{Kind: audit.KindDatastoreAccess, Host: "h", User: "root", ClientIP: "10.0.0.9", Path: "/folder/dc01/dc01-flat.vmdk"},
+			"vsphere_audit_datastore_access_total", `client_ip="10.0.0.9",host="h",user="root"`},
+		{audit.Event{Kind: audit.KindAccessDenied, Host: "h", User: "bob", ClientIP: "10.0.0.9", Object: "vim.VirtualMachine.powerOff", Outcome: audit.OutcomeFailure},
+			"vsphere_audit_access_denied_total", `client_ip="10.0.0.9",host="h",user="bob"`},
+		{audit.Event{Kind: audit.KindHostPower, Host: "h", Action: "reboot"},
+			"vsphere_audit_host_power_total", `action="reboot",host="h"`},
 		{audit.Event{Kind: audit.KindLoggingFailed, Host: "h"},
 			"vsphere_audit_logging_failures_total", `host="h"`},
 		{audit.Event{Kind: audit.KindLockdownEnabled, Host: "h"},
 			"vsphere_audit_lockdown_changes_total", `host="h",state="enabled"`},
 	}
 	for _, c := range cases {
-		t.Run(string(c.e.Kind), func(t *testing.T) {
+		t.Run(string(c.e.Kind)+"/"+c.e.Action+c.e.Technique, func(t *testing.T) {
 			reg := prometheus.NewRegistry()
 			s := NewSink(reg, Options{})
 			c.e.Source = audit.SourceSyslog
@@ -302,5 +322,26 @@ func TestRecordKinds(t *testing.T) {
 				t.Errorf("%s not exported", c.metric)
 			}
 		})
+	}
+}
+
+// A failed attempt at a change is an event, not the change: a failed
+// power-off is not counted as a power-off.
+func TestFailedAttemptsAreNotChanges(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	s := NewSink(reg, Options{})
+	base := audit.Event{Source: audit.SourceSyslog, Time: time.Unix(100, 0), Kind: audit.KindVMPower, Host: "h", VM: "web01", User: "bob", Action: "off"}
+	failed := base
+	failed.Outcome = audit.OutcomeFailure
+	s.Record(failed)
+	s.Record(failed)
+	ok := base
+	ok.Outcome = audit.OutcomeSuccess
+	s.Record(ok)
+	if got := testutil.ToFloat64(s.power.total.WithLabelValues("h", "web01", "bob", "off")); got != 1 {
+		t.Errorf("vm_power_total = %v, want 1 (the one that succeeded)", got)
+	}
+	if got := testutil.ToFloat64(s.events.total.WithLabelValues(audit.SourceSyslog, "h", string(audit.KindVMPower))); got != 3 {
+		t.Errorf("events_total = %v, want 3 (every attempt)", got)
 	}
 }

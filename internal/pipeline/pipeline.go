@@ -36,6 +36,9 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Now is the wall clock of the login join's hold (default time.Now).
 	Now func() time.Time
+	// VCenters are the addresses vCenter's vpxuser comes from; a vpxuser
+	// login from any other is direct (audit.VCenterAddrs.JudgeVpxuser).
+	VCenters audit.VCenterAddrs
 }
 
 // Pipeline is safe for concurrent use.
@@ -45,12 +48,13 @@ type Pipeline struct {
 	asm   *reassembly.Assembler
 	dedup *dedup.Filter
 	join  *LoginJoin
+	vcs   audit.VCenterAddrs
 	pool  sync.Pool
 }
 
 // New returns a pipeline that records events into sink.
 func New(o Options, sink audit.Sink) *Pipeline {
-	p := &Pipeline{sink: sink, cls: o.Classifier, dedup: dedup.New(o.DedupWindow, 0)}
+	p := &Pipeline{sink: sink, cls: o.Classifier, dedup: dedup.New(o.DedupWindow, 0), vcs: o.VCenters}
 	if p.cls == nil {
 		p.cls = detect.MustNew()
 	}
@@ -82,7 +86,7 @@ func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
 	if !ok || p.asm.Pending() > 0 {
 		return "", false
 	}
-	return pk.Host, !p.cls.Candidate(pk.Program, pk.Body)
+	return pk.Host, !p.cls.Candidate(pk.Program, pk.SDID, pk.Body)
 }
 
 // Process takes one parsed record.
@@ -126,6 +130,7 @@ func (p *Pipeline) classify(rec *logline.Record) {
 // login join and de-duplication to the sink.
 func (p *Pipeline) Record(e audit.Event) {
 	audit.Normalize(&e)
+	p.vcs.JudgeVpxuser(&e)
 	p.join.Add(e)
 }
 

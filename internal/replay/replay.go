@@ -44,6 +44,8 @@ type Options struct {
 	// GCPercent is the garbage collector setting during the replay
 	// (default 400; negative leaves the process setting alone).
 	GCPercent int
+	// VCenters: see pipeline.Options.
+	VCenters audit.VCenterAddrs
 	// Progress, when set, is called about every second with the lines read so far.
 	Progress func(lines, events int64)
 }
@@ -100,7 +102,7 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	default:
 		return st, fmt.Errorf("unknown output %q: want %q or %q", o.Output, OutputJSONL, OutputMetrics)
 	}
-	p := pipeline.New(pipeline.Options{}, sink)
+	p := pipeline.New(pipeline.Options{VCenters: o.VCenters}, sink)
 	// A replay is a batch job whose memory the label caps bound: trade
 	// some heap for less garbage collection.
 	if o.GCPercent == 0 {
