@@ -523,6 +523,9 @@ func TestPeekAgreesWithParse(t *testing.T) {
 				if pk.Body != rec.Body {
 					t.Errorf("%q: Peek Body %q, Parse Body %q", line, pk.Body, rec.Body)
 				}
+				if pk.SDID != rec.SDID {
+					t.Errorf("%q: Peek SDID %q, Parse SDID %q", line, pk.SDID, rec.SDID)
+				}
 			})
 		}
 		if err := sc.Err(); err != nil {
@@ -551,6 +554,11 @@ func TestPeekForms(t *testing.T) {
 		{`Jan 12 10:11:12 esx01 sshd[1234]: Accepted`, true, "esx01", "sshd", "Accepted"},
 		{`2023-01-02T12:34:56.789-05:30 host app[1]: msg`, true, "host", "app", "msg"},
 		{`<166>2023-12-05T14:31:48.557Z esx01 Hostd[1]: [GenericCorrelator] kept`, true, "esx01", "Hostd", "[GenericCorrelator] kept"},
+		// A relay's colon-less tag.
+		{`<14>Sep  6 14:40:13 vc01 vpxd[51702] Event [575792] [1-1] x`, true, "vc01", "vpxd", "Event [575792] [1-1] x"},
+		{`2021-09-06T14:40:13.289354+00:00 vc01 vpxd[51702] Event [1] x`, true, "vc01", "vpxd", "Event [1] x"},
+		// An audit record: the body is empty, the SD-ID names it.
+		{`<110>2024-06-04T02:00:01.000Z esx01 Hostd[2099435]: [vm.power.off@6876 subject="root" object="app01" result="success"]`, true, "esx01", "Hostd", ""},
 		// Refused: the caller parses these in full.
 		{`Jan 1 12:34:56 10.100.101.102 2023-01-02T12:34:56.789Z esxihostname Hostd: x`, false, "", "", ""},
 		{`2023-12-05T17:35:29.040Z No(13) SSH[1053644]: SSH login enabled`, false, "", "", ""},
@@ -571,5 +579,40 @@ func TestPeekForms(t *testing.T) {
 		if ok && (pk.Host != c.host || pk.Program != c.prog || pk.Body != c.body) {
 			t.Errorf("Peek(%q) = %+v, want {%s %s %s}", c.line, pk, c.host, c.prog, c.body)
 		}
+	}
+	for line, want := range map[string]string{
+		`<110>2024-06-04T02:00:01.000Z esx01 Hostd[2099435]: [vm.power.off@6876 subject="root" object="app01" result="success"]`: "vm.power.off@6876",
+		`<110>1 2024-06-04T02:00:05.000Z esx01 Hostd 2099435 - [vm.power.reset@6876 subject="root" object="x" result="success"]`:  "vm.power.reset@6876",
+		`<166>2023-12-05T14:31:48.557Z esx01 Hostd[1]: [Originator@6876 sub=a opID=b] Accepted`:                                  "Originator@6876",
+		`<14>1 2021-09-06T14:40:13.123Z vcsa01 vpxd 7213 - [meta sequenceId="1"][Originator@6876 sub=a] hello`:                    "Originator@6876",
+		`<38>Jan  2 10:11:12 esx01 sshd[1234]: Accepted`:                                                                          "",
+	} {
+		if pk, _ := Peek([]byte(line)); pk.SDID != want {
+			t.Errorf("Peek(%q).SDID = %q, want %q", line, pk.SDID, want)
+		}
+	}
+}
+
+// The tag of rsyslog and syslog-ng relays without its colon is a tag.
+func TestColonlessTag(t *testing.T) {
+	p := NewParser(Options{Year: 2021, Now: func() time.Time { return fixedNow }})
+	for _, line := range []string{
+		`<14>Sep  6 14:40:13 vc01 vpxd[51702] Event [575792] [1-1] text`,
+		`<14>2021-09-06T14:40:13.263383+00:00 vc01 vpxd[51702] Event [575792] [1-1] text`,
+		`Sep  6 14:40:13 vc01 vpxd[51702] Event [575792] [1-1] text`,
+		`2021-09-06T14:40:13.263383+00:00 vc01 vpxd[51702] Event [575792] [1-1] text`,
+	} {
+		rec, err := p.Parse([]byte(line))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.Host != "vc01" || rec.Program != "vpxd" || rec.PID != "51702" || rec.Body != "Event [575792] [1-1] text" {
+			t.Errorf("Parse(%q) = host %q program %q pid %q body %q", line, rec.Host, rec.Program, rec.PID, rec.Body)
+		}
+	}
+	// Not a tag: a word with brackets that is not name[digits].
+	rec, _ := p.Parse([]byte(`2021-09-06T14:40:13Z vc01 [GenericCorrelator] text`))
+	if rec.App != "" {
+		t.Errorf("took %q for a tag", rec.App)
 	}
 }
