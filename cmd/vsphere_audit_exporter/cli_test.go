@@ -46,7 +46,7 @@ func TestCommandLine(t *testing.T) {
 			names = append(names, f.Name)
 		}
 	}
-	names = append(names, "web.listen-address", "web.config.file", "syslog.udp.listen-address", "syslog.max-message-size",
+	names = append(names, "vcenter.address", "web.listen-address", "web.config.file", "syslog.udp.listen-address", "syslog.max-message-size",
 		"metrics.max-series", "demo", "log.level", "web.telemetry-path")
 	for _, n := range names {
 		if !bytes.Contains(out, []byte("--"+n)) && !bytes.Contains(out, []byte("--[no-]"+n)) {
@@ -61,6 +61,8 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--syslog.max-message-size=abc"}, "--syslog.max-message-size=abc: "},
 		{[]string{"serve", "--vcenter.lookback", "xx"}, "--vcenter.lookback=xx: "},
 		{[]string{"--demo.rate=fast"}, "--demo.rate=fast: "},
+		{[]string{"--vcenter.address=vcenter.example.com"}, "--vcenter.address: "},
+		{[]string{"replay", "--vcenter.address=10.0.0.0/33", "/dev/null"}, "--vcenter.address: "},
 	} {
 		out, err := exec.Command(bin, c.args...).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !bytes.Contains(out, []byte(c.want)) {

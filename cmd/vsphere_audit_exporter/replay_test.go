@@ -3,13 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
@@ -78,5 +81,43 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 	cmd.Stdin = &out
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("promtool check metrics: %v\n%s", err, msg)
+	}
+}
+
+// vpxuser from vCenter's address is vCenter; from any other address it is
+// someone holding vCenter's credentials: a direct login.
+func TestReplayVpxuserFromUnknownAddress(t *testing.T) {
+	in := strings.Join([]string{
+		`<110>2024-06-03T20:00:00.118Z esx01.lab.local Hostd[1]: [vim.connect@6876 subject="vpxuser" object="vim" result="success" ip="10.0.0.5" opID="a1"]`,
+		`<110>2024-06-03T20:05:00.118Z esx01.lab.local Hostd[1]: [vim.connect@6876 subject="vpxuser" object="vim" result="success" ip="172.16.9.9" opID="a2"]`,
+		`<166>2024-06-03T20:06:00.000Z esx01.lab.local Hostd[1]: [Originator@6876 sub=Vimsvc.ha-eventmgr opID=a3 user=vpxuser] Event 5 : User vpxuser@127.0.0.1 logged in as VMware-client/6.5.0`,
+	}, "\n") + "\n"
+	for _, c := range []struct {
+		args   []string
+		direct []bool
+	}{
+		{[]string{"--vcenter.address=10.0.0.5"}, []bool{false, true, false}},
+		{[]string{"--vcenter.address=10.0.0.0/24", "--vcenter.address=172.16.9.0/28"}, []bool{false, false, false}},
+		{nil, []bool{false, false, false}}, // no vCenter known: not judged
+	} {
+		var out bytes.Buffer
+		args := append(append([]string{"replay", "--log.level=warn"}, c.args...), "-")
+		if rc := run(context.Background(), args, strings.NewReader(in), &out, nil); rc != 0 {
+			t.Fatalf("%v: exit %d", args, rc)
+		}
+		var got []bool
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			var e audit.Event
+			if err := json.Unmarshal([]byte(l), &e); err != nil {
+				t.Fatalf("%q: %v", l, err)
+			}
+			got = append(got, e.Direct)
+			if e.Direct && e.Reason != audit.ReasonUnknownVCenter {
+				t.Errorf("%v: a direct vpxuser login with reason %q", c.args, e.Reason)
+			}
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.direct) {
+			t.Errorf("%v: direct %v, want %v", c.args, got, c.direct)
+		}
 	}
 }
