@@ -60,7 +60,11 @@ func TestAlertmanagerRoutesEveryShippedAlert(t *testing.T) {
 		}
 	}
 	// The critical ones the issue names page.
-	for _, n := range []string{"VSphereAuditDirectHostLogin", "VSphereAuditLockdownModeDisabled", "VSphereAuditExporterDown"} {
+	for _, n := range []string{"VSphereAuditDirectHostLogin", "VSphereAuditLockdownModeDisabled", "VSphereAuditExporterDown",
+		// Detection breadth (issue 9): each of these pages.
+		"VSphereAuditMassVMPowerOff", "VSphereAuditSnapshotsRemovedAll", "VSphereAuditCrossVMDiskAttached",
+		"VSphereAuditTier0VMOperation", "VSphereAuditShellCommandAttackTechnique", "VSphereAuditExecInstalledOnlyDisabled",
+		"VSphereAuditFirewallDisabled", "VSphereAuditHostLoggingFailed", "VSphereAuditVpxuserLoginFromUnknownAddress"} {
 		i := slices.IndexFunc(alerts, func(a shippedAlert) bool { return a.Name == n })
 		if i < 0 || alerts[i].Severity != "critical" {
 			t.Errorf("%s: missing or not critical", n)

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
 // alertsDir is the shipped alerts/ directory, relative to this package.
@@ -167,5 +170,33 @@ func TestEveryAlertHasFiringAndSilentTests(t *testing.T) {
 		if !known[n] {
 			t.Errorf("tests name alert %s, which is not shipped", n)
 		}
+	}
+}
+
+// TestRulesPromtool runs what `make rules` runs: promtool check rules on
+// every shipped rule file and promtool test rules on every case in
+// alerts/tests/ (each alert fires and stays silent; the Tier-0 regex; the
+// thresholds and allow-lists), so that `go test ./e2e -run Rules` proves
+// the alerts without make.
+func TestRulesPromtool(t *testing.T) {
+	promtool := testenv.RequireBinary(t, "promtool", "prometheus")
+	rules, err := filepath.Glob(filepath.Join(alertsDir, "*.rules.yml"))
+	if err != nil || len(rules) == 0 {
+		t.Fatalf("no rule files: %v", err)
+	}
+	if out, err := exec.Command(promtool, append([]string{"check", "rules"}, rules...)...).CombinedOutput(); err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, out)
+	}
+	tests, err := filepath.Glob(filepath.Join(alertsDir, "tests", "*.yml"))
+	if err != nil || len(tests) == 0 {
+		t.Fatalf("no promtool test files: %v", err)
+	}
+	for _, f := range tests {
+		t.Run(filepath.Base(f), func(t *testing.T) {
+			out, err := exec.Command(promtool, "test", "rules", f).CombinedOutput()
+			if err != nil {
+				t.Fatalf("promtool test rules %s: %v\n%s", f, err, out)
+			}
+		})
 	}
 }
