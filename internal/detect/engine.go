@@ -381,10 +381,8 @@ func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Ev
 		return out
 	}
 	// An ESX audit record, from whichever program sent it.
-	if rec.SDID != "" && strings.HasSuffix(rec.SDID, vsphere.AuditRecordSDSuffix) {
-		if ar := vsphere.LookupAuditRecord(rec.SDID); ar != nil {
-			return classifyRecord(ar, rec, out)
-		}
+	if rec.SDID != "" && IsAuditRecord(rec.SDID) {
+		return classifyRecord(vsphere.LookupAuditRecord(rec.SDID), rec, out)
 	}
 	tables, known := c.byProgram[rec.Program]
 	if !known && !quietPrograms[rec.Program] {

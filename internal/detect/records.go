@@ -23,7 +23,9 @@ const auditRecordRule = "audit_record/"
 // IsAuditRecord reports whether sdid (the first structured-data element's
 // ID) names an ESX audit record of the table, mapped or ignored.
 func IsAuditRecord(sdid string) bool {
-	return strings.HasSuffix(sdid, vsphere.AuditRecordSDSuffix) && vsphere.LookupAuditRecord(sdid) != nil
+	// Every record id is dotted ("vm.power.off"); hostd's and vSAN's own
+	// SD-IDs ("Originator@6876") are not: they are rejected without a lookup.
+	return strings.IndexByte(sdid, '.') > 0 && strings.HasSuffix(sdid, vsphere.AuditRecordSDSuffix) && vsphere.LookupAuditRecord(sdid) != nil
 }
 
 // classifyRecord appends the events of audit record rec of type ar.

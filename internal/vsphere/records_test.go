@@ -43,6 +43,9 @@ func TestAuditRecordCoverage(t *testing.T) {
 		}
 	}
 	for _, r := range AuditRecords {
+		if !strings.Contains(r.ID, ".") {
+			t.Errorf("%s: an id without a dot (detect.IsAuditRecord rejects undotted SD-IDs unseen)", r.ID)
+		}
 		if !catalogue[r.ID] {
 			t.Errorf("%s: in the table but not in Broadcom's catalogue", r.ID)
 		}
