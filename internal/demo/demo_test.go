@@ -224,7 +224,8 @@ func TestStreamThroughPipeline(t *testing.T) {
 		}
 	}
 	for _, k := range []audit.Kind{audit.KindLogin, audit.KindLoginFailed, audit.KindServiceEnabled, audit.KindServiceDisabled,
-		audit.KindConsoleOpened, audit.KindVMMigrated, audit.KindShellCommand} {
+		audit.KindConsoleOpened, audit.KindVMMigrated, audit.KindShellCommand, audit.KindVMPower, audit.KindVMSnapshot,
+		audit.KindVMDiskChanged, audit.KindDatastoreAccess} {
 		if kinds[k] == 0 {
 			t.Errorf("kind %s never produced (kinds: %v)", k, kinds)
 		}
