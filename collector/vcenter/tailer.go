@@ -356,7 +356,7 @@ func (t *Tailer) handle(evs []types.BaseEvent) {
 		}
 		b := ev.GetEvent()
 		t.health.Read(t.cfg.Name, TypeLabel(ev), float64(b.CreatedTime.UnixNano())/1e9)
-		if e, ok := ToAudit(t.cfg.Name, ev); ok {
+		for _, e := range ToAudit(t.cfg.Name, ev) {
 			t.sink.Record(e)
 		}
 		cp.Advance(ev)

@@ -43,6 +43,11 @@ const (
 	// ESXi: an ESXi VOB, logged with its id by vobd and relayed by text by
 	// hostd (and, for the esx.* ids, also a vCenter event).
 	ESXi
+	// API: a vCenter event that only the vSphere API path reads: what
+	// vpxd's syslog line says is not enough to tell it (a TaskEvent's text
+	// names neither its VM nor, reliably, its task; a VmReconfiguredEvent's
+	// disk changes are in its ConfigSpec). No syslog rule is made of it.
+	API
 )
 
 // EventType is one vSphere event class or id.
@@ -53,8 +58,18 @@ type EventType struct {
 	// Constant fields of the audit event.
 	Kind                                               audit.Kind
 	Method, Service, Setting, User, TicketType, Action string
-	Scope                                              Scope
-	Origin                                             Origin
+	// Outcome and Reason are constant fields too; Apply sets them, which
+	// vpxd's rules of the typed classes do not call, so only dotted ids
+	// may have them (checked at init).
+	Outcome, Reason string
+	Scope           Scope
+	Origin          Origin
+	// Args names the event field each positional argument of the message
+	// template fills: "{1}", "{2}", ... which vCenter delivers as the
+	// EventEx arguments and ExtendedEvent data keyed "1", "2", ... ("" for
+	// an argument that fills none). The API path reads them; they win over
+	// the text.
+	Args []string
 	// Text is a regular expression over the event's message (as vCenter
 	// formats it, as vpxd logs it); its named groups fill the audit event
 	// fields of the same JSON name (audit.Fields). A syslog line whose
@@ -101,6 +116,12 @@ func (t *EventType) Apply(e *audit.Event) {
 	}
 	if t.Action != "" {
 		e.Action = t.Action
+	}
+	if t.Outcome != "" {
+		e.Outcome = t.Outcome
+	}
+	if t.Reason != "" {
+		e.Reason = t.Reason
 	}
 }
 
@@ -199,6 +220,20 @@ func build() error {
 		}
 		if t.Origin == 0 {
 			return fmt.Errorf("%s: no Origin", t.ID)
+		}
+		if t.Origin&API != 0 && t.Origin != API {
+			return fmt.Errorf("%s: API is an Origin of its own (the vSphere API alone reads it)", t.ID)
+		}
+		if (t.Outcome != "" || t.Reason != "") && !t.Extended() && t.Origin&VCenter != 0 {
+			return fmt.Errorf("%s: a constant Outcome or Reason on a typed class, which vpxd's rule would not set", t.ID)
+		}
+		if t.Origin == API && (t.Text != "" || t.Description != "") {
+			return fmt.Errorf("%s: a Text or Description for an id the vSphere API alone reads", t.ID)
+		}
+		for _, a := range t.Args {
+			if a != "" && !audit.IsField(a) {
+				return fmt.Errorf("%s: Args names %q, which is not an event field (%s)", t.ID, a, strings.Join(audit.Fields, ", "))
+			}
 		}
 		if t.Text != "" {
 			re, err := regexp.Compile(t.Text)
