@@ -48,6 +48,10 @@ func hostdTable() *Table {
 			// Advanced settings (Splunk "ESXi Loghost Config Tampering", Aria "Remote syslog destination changed").
 			{Name: "set_advanced_option", Kind: audit.KindConfigChanged, Prefix: "Set called with key ",
 				Fn: advancedOption},
+			// An NFC file download (Splunk ESCU "ESXi VM Exported via Remote Tool"):
+			// a VM's disk copied off the host by ovftool, the Host Client or a script.
+			{Name: "nfc_download", Kind: audit.KindDatastoreAccess, Prefix: "File download from path '",
+				Re: regexp.MustCompile(`^File download from path '(?P<path>[^']+)' was initiated from '(?P<value>[^'@]*)@(?P<client_ip>[^':]+)`)},
 			// PermissionAddedEvent / PermissionUpdatedEvent / PermissionRemovedEvent texts on a host.
 			// The principal named is the permission's subject, not the actor.
 			{Name: "permission_event", Kind: audit.KindPermissionChanged, Prefix: "Permission ",
