@@ -48,6 +48,19 @@ func hostdTable() *Table {
 			// Advanced settings (Splunk "ESXi Loghost Config Tampering", Aria "Remote syslog destination changed").
 			{Name: "set_advanced_option", Kind: audit.KindConfigChanged, Prefix: "Set called with key ",
 				Fn: advancedOption},
+			// hostd's own VM events (testdata/corpus/esxi67-file.log, log-samples.md §13a):
+			// "v-queworx_a on host localhost.localdomain in ha-datacenter is starting".
+			// The starting and stopping events carry the operation's user and
+			// opID; the "is powered on/off" that follow carry neither and would
+			// count the operation twice, so they are left out.
+			{Name: "vm_starting", Kind: audit.KindVMPower, Action: audit.ActionOn, Contains: " is starting",
+				Re: regexp.MustCompile(`^(?P<vm>\S.*?) on\s+(?:host )?\S+ in \S+ is starting$`)},
+			{Name: "vm_stopping", Kind: audit.KindVMPower, Action: audit.ActionOff, Contains: " is stopping",
+				Re: regexp.MustCompile(`^(?P<vm>\S.*?) on\s+(?:host )?\S+ in \S+ is stopping$`)},
+			{Name: "vm_registered", Kind: audit.KindVMLifecycle, Action: audit.ActionRegister, Prefix: "Registered ",
+				Re: regexp.MustCompile(`^Registered (?P<vm>\S.*?) on\s+(?:host )?\S+ in \S+$`)},
+			{Name: "vm_removed", Kind: audit.KindVMLifecycle, Action: audit.ActionDelete, Prefix: "Removed ",
+				Re: regexp.MustCompile(`^Removed (?P<vm>\S.*?) on\s+(?:host )?\S+ from \S+$`)},
 			// An NFC file download (Splunk ESCU "ESXi VM Exported via Remote Tool"):
 			// a VM's disk copied off the host by ovftool, the Host Client or a script.
 			{Name: "nfc_download", Kind: audit.KindDatastoreAccess, Prefix: "File download from path '",
