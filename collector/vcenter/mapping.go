@@ -383,7 +383,9 @@ func diskChanges(ev types.BaseEvent, e audit.Event) []audit.Event {
 		if fb, ok := disk.Backing.(types.BaseVirtualDeviceFileBackingInfo); ok {
 			d.Path = fb.GetVirtualDeviceFileBackingInfo().FileName
 		}
-		d.CrossVM = audit.IsCrossVM(vm, vmx, d.Path)
+		// A removal detaches; the attachment is what cross_vm marks (as
+		// the audit record path does, internal/detect/records.go).
+		d.CrossVM = action != audit.ActionRemove && audit.IsCrossVM(vm, vmx, d.Path)
 		out = append(out, d)
 	}
 	return out
