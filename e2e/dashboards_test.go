@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -278,6 +279,114 @@ var demoMissing = []string{
 	`<14>{ts} esx02.lab.local vobd:  [UserLevelCorrelator] 410535867us: [esx.audit.account.locked] Remote access for ESXi local user account 'root' has been locked for 900 seconds after 6 failed login attempts.`,
 }
 
+// reviewLines are the VM operations and hardening changes of the weekly
+// review's "VM operations" and "Hardening drift" rows, which the demo does
+// not produce: ESXi audit records (the wire shape of the ESX audit log
+// event reference, [<id>@6876 param="value" ...], facility 13) from
+// esx09.lab.local and vCenter events relayed by vpxd from vcsa09.lab.local,
+// hosts and VMs (rev-*) the demo does not use, so that reviewRows can say
+// exactly what each panel shows for them. {ts} is the current time.
+var reviewLines = []string{
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.power.off@6876 subject="root" object="rev-web01" result="success" ip="10.0.0.9" opID="rev-1"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.kill@6876 subject="root" object="rev-app01" result="success" ip="10.0.0.9" opID="rev-2"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.power.on@6876 subject="root" object="rev-web01" result="success" ip="10.0.0.9" opID="rev-3"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.snapshot.create@6876 subject="root" object="rev-web01" result="success" ip="10.0.0.9" name="before-patch" uniqueID="7" parent="" opID="rev-4"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.snapshot.removeAll@6876 subject="root" object="rev-app01" result="success" ip="10.0.0.9" opID="rev-5"]`,
+	// A disk from rev-dc01's folder attached to rev-web01 (cross_vm), and
+	// one of rev-app01's own.
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.storage.add@6876 subject="root" object="rev-web01" result="success" ip="10.0.0.9" path="[ds1] rev-dc01/rev-dc01.vmdk" opID="rev-6"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.storage.add@6876 subject="root" object="rev-app01" result="success" ip="10.0.0.9" path="[ds1] rev-app01/rev-app01_1.vmdk" opID="rev-7"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [vm.unregister@6876 subject="root" object="rev-app01" result="success" ip="10.0.0.9" opID="rev-8"]`,
+	// vCenter: rev-dc01 (Tier-0 by the default regex) cloned, and a guest
+	// operation run in it. vpxd writes an extended event as the class
+	// vim.event.EventEx with its message (the template of
+	// com.vmware.vc.guestOperations.GuestOperation).
+	`<14>1 {ts} vcsa09.lab.local vpxd 7213 - -  Event [990101] [1-1] [{ts}] [vim.event.VmBeingClonedEvent] [info] [VSPHERE.LOCAL\Administrator] [DC1] [990101] [Cloning rev-dc01 on host esx09.lab.local in DC1 to rev-dc01-copy on host esx09.lab.local]`,
+	`<14>1 {ts} vcsa09.lab.local vpxd 7213 - -  Event [990102] [1-1] [{ts}] [vim.event.EventEx] [info] [VSPHERE.LOCAL\Administrator] [DC1] [990102] [Guest operation Start Program performed on Virtual machine rev-dc01.]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [settings.kernel.set@6876 subject="root" object="execInstalledOnly" result="success" ip="10.0.0.9" value="FALSE" opID="rev-9"]`,
+	`<110>{ts} esx09.lab.local Hostd[2101]: [network.fw.disable@6876 subject="root" object="firewall" result="success" ip="10.0.0.9" opID="rev-10"]`,
+	// The acceptance level lowered (a config change and a T1562.001
+	// command), discovery (T1082), an ordinary command (no technique).
+	`<110>{ts} esx09.lab.local shell[2102]: [shell.cmd@6876 subject="root" object="shell" command="esxcli software acceptance set --level=CommunitySupported" result="success" status="0"]`,
+	`<110>{ts} esx09.lab.local shell[2102]: [shell.cmd@6876 subject="root" object="shell" command="vim-cmd vmsvc/getallvms" result="success" status="0"]`,
+	`<110>{ts} esx09.lab.local shell[2102]: [shell.cmd@6876 subject="root" object="shell" command="esxcli system version get" result="success" status="0"]`,
+	`<110>{ts} esx09.lab.local vmsyslogd[2103]: [audit.net.failure@6876 subject="vmsyslogd" object="audit" result="failure" reason="remote host unreachable"]`,
+}
+
+// reviewHosts is the Host variable the exact checks select: the hosts of
+// reviewLines.
+const reviewHosts = "esx09.lab.local|vcsa09.lab.local"
+
+// reviewRows is what each panel of the "VM operations" and "Hardening
+// drift" rows shows for reviewLines, exactly: for a table, the rows of
+// target A (label=value pairs, sorted by name) with their counts, and, when
+// the table has a target B, the same rows with the time the lines carry
+// (last seen); for a time series, each series' sum over the range (the
+// bars are exact counts per interval, so they add up to the events).
+var reviewRows = map[string]map[string]float64{
+	"VM power operations": {
+		"action=kill,host=esx09.lab.local,user=root,vm=rev-app01": 1,
+		"action=off,host=esx09.lab.local,user=root,vm=rev-web01":  1,
+		"action=on,host=esx09.lab.local,user=root,vm=rev-web01":   1,
+	},
+	"VM power-offs and kills over time, by host": {
+		"host=esx09.lab.local": 2,
+	},
+	"Snapshots": {
+		"action=create,host=esx09.lab.local,user=root,vm=rev-web01":     1,
+		"action=remove_all,host=esx09.lab.local,user=root,vm=rev-app01": 1,
+	},
+	"Disk changes": {
+		"action=add,cross_vm=true,host=esx09.lab.local,user=root,vm=rev-web01":  1,
+		"action=add,cross_vm=false,host=esx09.lab.local,user=root,vm=rev-app01": 1,
+	},
+	"Clones, exports and other VM lifecycle operations": {
+		"action=unregister,host=esx09.lab.local,user=root,vm=rev-app01":                   1,
+		"action=clone,host=vcsa09.lab.local,user=administrator@vsphere.local,vm=rev-dc01": 1,
+	},
+	"Guest operations": {
+		"host=vcsa09.lab.local,operation=Start Program,outcome=success,user=administrator@vsphere.local,vm=rev-dc01": 1,
+	},
+	"Operations on Tier-0 VMs": {
+		"event=clone,host=vcsa09.lab.local,user=administrator@vsphere.local,vm=rev-dc01":                         1,
+		"event=guest operation Start Program,host=vcsa09.lab.local,user=administrator@vsphere.local,vm=rev-dc01": 1,
+	},
+	"VM operations over time": {
+		"kind=power off or kill":                       2,
+		"kind=snapshot":                                2,
+		"kind=disk change":                             2,
+		"kind=clone, export, create, delete, register": 2,
+		"kind=guest operation":                         1,
+	},
+	"Configuration changes by setting and action": {
+		"action=disabled,host=esx09.lab.local,setting=exec_installed_only,user=root": 1,
+		"action=disabled,host=esx09.lab.local,setting=firewall,user=root":            1,
+		"action=lowered,host=esx09.lab.local,setting=acceptance_level,user=root":     1,
+	},
+	"Protections switched off or lowered": {
+		"action=disabled,host=esx09.lab.local,setting=exec_installed_only,user=root": 1,
+		"action=disabled,host=esx09.lab.local,setting=firewall,user=root":            1,
+		"action=lowered,host=esx09.lab.local,setting=acceptance_level,user=root":     1,
+	},
+	"execInstalledOnly, firewall and acceptance level weakened": {
+		"setting=exec_installed_only": 1,
+		"setting=firewall":            1,
+		"setting=acceptance_level":    1,
+	},
+	"Shell commands by technique": {
+		"host=esx09.lab.local,technique=T1082,user=root":     1,
+		"host=esx09.lab.local,technique=T1562.001,user=root": 1,
+	},
+	"Shell commands over time, by technique": {
+		"technique=none":      1,
+		"technique=T1082":     1,
+		"technique=T1562.001": 1,
+	},
+	"Logging and audit record failures": {
+		"host=esx09.lab.local": 1,
+	},
+}
+
 // changeKinds are the rows the changes table must show once demoMissing
 // was sent (its "change" column).
 var changeKinds = []string{"permission", "role", "account", "config: admins_group", "lockdown enabled", "lockdown disabled", "ssh enabled", "ssh disabled"}
@@ -311,6 +420,7 @@ func TestDashboardsEndToEnd(t *testing.T) {
 	t.Logf("exporter and Prometheus up after %s", time.Since(begin).Round(time.Millisecond))
 
 	sendLines(t, syslogAddr, demoMissing)
+	reviewTS := sendLines(t, syslogAddr, reviewLines)
 
 	// Poll until every query returned data (or the deadline).
 	pending := map[int]bool{}
@@ -318,22 +428,49 @@ func TestDashboardsEndToEnd(t *testing.T) {
 		pending[i] = true
 	}
 	// ... and until the exporter exposes every metric the dashboards name
-	// (or Prometheus makes: ALERTS, up), variable queries included.
+	// (or Prometheus makes: ALERTS, up, the shipped recording rules),
+	// variable queries included.
 	names := dashboardMetricNames(t)
+	recorded := recordedNames(t)
 	unexposed := func() []string {
 		exposed := exposedMetrics(t, "http://"+exporterAddr+"/metrics")
 		var out []string
 		for _, name := range names {
-			if !exposed[name] && name != "ALERTS" && name != "up" {
+			if !exposed[name] && name != "ALERTS" && name != "up" && !recorded[name] {
 				out = append(out, name)
 			}
 		}
 		return out
 	}
 	missing := unexposed()
+	// ... and until the changes table shows every kind of change, not only
+	// the demo's (the demo switches SSH on and off at random moments).
+	changeRows := func() map[string]bool {
+		got := map[string]bool{}
+		for _, q := range queries {
+			if q.Panel != "Permission, role and configuration changes" || q.RefID != "A" {
+				continue
+			}
+			for _, m := range promQuery(t, promURL, substitute(t, q.Expr, time.Since(promStart), promStart)) {
+				got[m["change"]] = true
+			}
+		}
+		return got
+	}
+	missingKinds := func() []string {
+		got := changeRows()
+		var out []string
+		for _, k := range changeKinds {
+			if !got[k] {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	kinds := missingKinds()
 	var last string
 	deadline := time.Now().Add(60 * time.Second)
-	for (len(pending) > 0 || len(missing) > 0) && time.Now().Before(deadline) {
+	for (len(pending) > 0 || len(missing) > 0 || len(kinds) > 0) && time.Now().Before(deadline) {
 		select {
 		case <-exporter.done:
 			t.Fatalf("exporter exited:\n%s", exporter.tail())
@@ -354,6 +491,7 @@ func TestDashboardsEndToEnd(t *testing.T) {
 			}
 		}
 		missing = unexposed()
+		kinds = missingKinds()
 	}
 	t.Logf("the last query to return data: %s", last)
 	var empty []string
@@ -372,19 +510,8 @@ func TestDashboardsEndToEnd(t *testing.T) {
 	t.Logf("%d panel queries returned data %s after Prometheus started", len(queries)-len(pending), time.Since(promStart).Round(time.Millisecond))
 
 	// The changes table shows every kind of change, not only the demo's.
-	for _, q := range queries {
-		if q.Panel != "Permission, role and configuration changes" || q.RefID != "A" {
-			continue
-		}
-		got := map[string]bool{}
-		for _, m := range promQuery(t, promURL, substitute(t, q.Expr, time.Since(promStart), promStart)) {
-			got[m["change"]] = true
-		}
-		for _, k := range changeKinds {
-			if !got[k] {
-				t.Errorf("changes table: no %q row (rows: %v)", k, got)
-			}
-		}
+	for _, k := range kinds {
+		t.Errorf("changes table: no %q row (rows: %v)", k, changeRows())
 	}
 
 	// Tables that merge a count (A) with a last-seen or since-when time
@@ -415,6 +542,10 @@ func TestDashboardsEndToEnd(t *testing.T) {
 			t.Errorf("%s: targets A and B share no label set, the merged table has no complete row", a)
 		}
 	}
+
+	// The VM operations and hardening drift rows show exactly the events of
+	// reviewLines.
+	checkReviewRows(t, promURL, queries, promStart, reviewTS)
 
 	// Every metric a dashboard names is exposed by the exporter.
 	t.Logf("the dashboards use %d metrics: %s", len(names), strings.Join(names, " "))
@@ -662,20 +793,22 @@ func evalQuery(t *testing.T, base string, q dashboardQuery, rng time.Duration, s
 }
 
 // sendLines sends syslog lines over TCP with LF framing, {ts} replaced by
-// the current time.
-func sendLines(t *testing.T, addr string, lines []string) {
+// the current time (to the millisecond), which it returns.
+func sendLines(t *testing.T, addr string, lines []string) time.Time {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	ts := time.Now().UTC().Format("2006-01-02T15:04:05.000Z")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	ts := now.Format("2006-01-02T15:04:05.000Z")
 	for _, l := range lines {
 		if _, err := fmt.Fprintf(c, "%s\n", strings.ReplaceAll(l, "{ts}", ts)); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return now
 }
 
 // exposedMetrics returns the metric family names of an exposition.
@@ -700,6 +833,188 @@ func exposedMetrics(t *testing.T, u string) map[string]bool {
 	}
 	if err := sc.Err(); err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// --- exact values of the VM operations and hardening drift rows ---
+
+// checkReviewRows evaluates the panels named in reviewRows with Host set
+// to reviewHosts and compares them with reviewRows, retrying for a while
+// (the exporter may count the lines over more than one scrape); it fails
+// on each panel that still differs, and on a panel of the two rows that
+// reviewRows does not name.
+func checkReviewRows(t *testing.T, promURL string, queries []dashboardQuery, promStart, ts time.Time) {
+	t.Helper()
+	byPanel := map[string][]dashboardQuery{}
+	for _, q := range queries {
+		if q.File == "vsphere-audit-weekly-review.json" {
+			byPanel[q.Panel] = append(byPanel[q.Panel], q)
+		}
+	}
+	for _, title := range reviewRowPanels(t) {
+		if _, ok := reviewRows[title]; !ok {
+			t.Errorf("panel %q of the VM operations or hardening drift row has no exact values in reviewRows", title)
+		}
+	}
+	var diffs map[string]string
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		diffs = map[string]string{}
+		for title, want := range reviewRows {
+			qs := byPanel[title]
+			if len(qs) == 0 {
+				diffs[title] = "no such panel in the weekly review"
+				continue
+			}
+			for _, q := range qs {
+				w := want
+				if q.RefID == "B" { // last seen: the time the lines carry
+					w = map[string]float64{}
+					for k := range want {
+						w[k] = float64(ts.UnixMilli()) / 1000
+					}
+				}
+				got := evalRows(t, promURL, q, promStart)
+				if d := diffRows(got, w); d != "" {
+					diffs[fmt.Sprintf("%s (target %s)", title, q.RefID)] = d
+				}
+			}
+		}
+		if len(diffs) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(time.Second)
+	}
+	var keys []string
+	for k := range diffs {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Errorf("weekly review, panel %s, Host %s: %s", k, reviewHosts, diffs[k])
+	}
+	if len(diffs) == 0 {
+		t.Logf("the VM operations and hardening drift rows show exactly the %d review lines (%d panels)", len(reviewLines), len(reviewRows))
+	}
+}
+
+// reviewRowPanels returns the titles of the panels under the weekly
+// review's "VM operations" and "Hardening drift" rows.
+func reviewRowPanels(t *testing.T) []string {
+	var out []string
+	for _, d := range loadDashboards(t) {
+		if d.File != "vsphere-audit-weekly-review.json" {
+			continue
+		}
+		in := false
+		for _, p := range d.Panels {
+			if p.Type == "row" {
+				in = p.Title == "VM operations" || p.Title == "Hardening drift"
+				continue
+			}
+			if in {
+				out = append(out, p.Title)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Error("the weekly review has no VM operations or hardening drift row")
+	}
+	return out
+}
+
+// evalRows evaluates a panel target with Host set to reviewHosts: an
+// instant query gives each series' value, a range query (from promStart,
+// step 2s, the $__interval of substitute) each series' sum over the range.
+// Series are keyed by their labels, name=value sorted and comma-joined.
+func evalRows(t *testing.T, base string, q dashboardQuery, promStart time.Time) map[string]float64 {
+	t.Helper()
+	expr := substitute(t, strings.ReplaceAll(q.Expr, "$host", reviewHosts), time.Since(promStart), promStart)
+	var u string
+	if q.Instant {
+		u = base + "/api/v1/query?query=" + url.QueryEscape(expr)
+	} else {
+		u = fmt.Sprintf("%s/api/v1/query_range?query=%s&start=%d&end=%d&step=2", base, url.QueryEscape(expr), promStart.Unix(), time.Now().Unix())
+	}
+	var data struct {
+		Result []struct {
+			Metric map[string]string `json:"metric"`
+			Value  []any             `json:"value"`
+			Values [][]any           `json:"values"`
+		} `json:"result"`
+	}
+	promGet(t, u, &data)
+	out := map[string]float64{}
+	for _, r := range data.Result {
+		var keys []string
+		for k, v := range r.Metric {
+			keys = append(keys, k+"="+v)
+		}
+		sort.Strings(keys)
+		points := r.Values
+		if q.Instant {
+			points = [][]any{r.Value}
+		}
+		sum := 0.0
+		for _, p := range points {
+			var v float64
+			if len(p) == 2 {
+				fmt.Sscan(fmt.Sprint(p[1]), &v)
+			}
+			sum += v
+		}
+		out[strings.Join(keys, ",")] = sum
+	}
+	return out
+}
+
+// diffRows describes how got differs from want ("" when they agree; values
+// to the millisecond).
+func diffRows(got, want map[string]float64) string {
+	var d []string
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			d = append(d, fmt.Sprintf("missing {%s} %v", k, w))
+		case math.Abs(g-w) > 0.0005:
+			d = append(d, fmt.Sprintf("{%s} = %v, want %v", k, g, w))
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			d = append(d, fmt.Sprintf("unexpected {%s} %v", k, g))
+		}
+	}
+	sort.Strings(d)
+	return strings.Join(d, "; ")
+}
+
+// recordedNames returns the series the shipped rule files record.
+func recordedNames(t *testing.T) map[string]bool {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(alertsDir, "*.rules.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rf ruleFile
+		if err := yaml.Unmarshal(b, &rf); err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		for _, g := range rf.Groups {
+			for _, r := range g.Rules {
+				if r.Record != "" {
+					out[r.Record] = true
+				}
+			}
+		}
 	}
 	return out
 }
