@@ -28,9 +28,11 @@ import (
 // rules, a real Alertmanager loaded with the shipped routing (receivers
 // pointed at a webhook inside the test), and ESXi syslog lines sent by
 // logger(1) over TCP. A direct root login must page; vCenter's vpxuser
-// logging in to the host must not.
+// logging in to the host from its vCenter (--vcenter.address) must not;
+// vpxuser from another address pages once, as
+// VSphereAuditVpxuserLoginFromUnknownAddress and not also as a direct login.
 func TestEndToEndDirectLoginPages(t *testing.T) {
-	st := startAlertingPipeline(t)
+	st := startAlertingPipeline(t, "--vcenter.address=10.0.0.5")
 	loggerBin, syslogAddr, prom, promURL, hook := st.loggerBin, st.syslogAddr, st.prom, st.promURL, st.hook
 	begin := st.begin
 
@@ -72,6 +74,31 @@ func TestEndToEndDirectLoginPages(t *testing.T) {
 		for _, a := range n.Alerts {
 			if a.Labels["user"] == "vpxuser" {
 				t.Errorf("%s received an alert about vpxuser: %v", n.path, a.Labels)
+			}
+		}
+	}
+
+	// vpxuser from an address that is not the vCenter: stolen credentials.
+	sent = time.Now()
+	sendSyslog(t, loggerBin, syslogAddr, "Hostd", "daemon.info",
+		"[Originator@6876 sub=Vimsvc.ha-eventmgr opID=a2 user=vpxuser] Event 6 : User vpxuser@203.0.113.50 logged in as VMware-client/6.5.0")
+	vpx := hook.waitFor(t, 60*time.Second, prom, func(n notification, a webhookAlert) bool {
+		return n.path == "/"+pagerReceiver && a.Status == "firing" && a.Labels["alertname"] == "VSphereAuditVpxuserLoginFromUnknownAddress"
+	})
+	t.Logf("vpxuser page received %s after the syslog line", time.Since(sent).Round(time.Millisecond))
+	for k, want := range map[string]string{"user": "vpxuser", "client_ip": "203.0.113.50", "direct": "true", "method": "hostd", "severity": "critical"} {
+		if got := vpx.Labels[k]; got != want {
+			t.Errorf("vpxuser page label %s=%q, want %q (labels %v)", k, got, want, vpx.Labels)
+		}
+	}
+	time.Sleep(3 * time.Second) // evaluations after the page: still no direct-login alert
+	if a := promQuery(t, promURL, `ALERTS{alertname="VSphereAuditDirectHostLogin",user="vpxuser"}`); len(a) > 0 {
+		t.Errorf("vpxuser from an unknown address is also a VSphereAuditDirectHostLogin: %v", a)
+	}
+	for _, n := range hook.all() {
+		for _, a := range n.Alerts {
+			if a.Labels["user"] == "vpxuser" && a.Labels["alertname"] != "VSphereAuditVpxuserLoginFromUnknownAddress" {
+				t.Errorf("%s received another alert about vpxuser: %v", n.path, a.Labels)
 			}
 		}
 	}
@@ -271,9 +298,10 @@ type alertingPipeline struct {
 }
 
 // startAlertingPipeline starts the pipeline (skipping in -short mode or
-// without the binaries) and returns once Prometheus scrapes the exporter
-// and has loaded the shipped rules.
-func startAlertingPipeline(t *testing.T) *alertingPipeline {
+// without the binaries), the exporter with exporterArgs besides its
+// listeners, and returns once Prometheus scrapes the exporter and has
+// loaded the shipped rules.
+func startAlertingPipeline(t *testing.T, exporterArgs ...string) *alertingPipeline {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("end-to-end test; not in -short mode")
@@ -286,10 +314,10 @@ func startAlertingPipeline(t *testing.T) *alertingPipeline {
 
 	exe := buildExporter(t, dir)
 	st.syslogAddr, st.exporterAddr = freeAddr(t), freeAddr(t)
-	st.exporter = startProcess(t, dir, "exporter", exe,
-		"--syslog.tcp.listen-address="+st.syslogAddr,
+	st.exporter = startProcess(t, dir, "exporter", exe, append([]string{
+		"--syslog.tcp.listen-address=" + st.syslogAddr,
 		"--syslog.udp.listen-address=",
-		"--web.listen-address="+st.exporterAddr)
+		"--web.listen-address=" + st.exporterAddr}, exporterArgs...)...)
 	waitHTTP(t, st.exporter, "http://"+st.exporterAddr+"/metrics")
 
 	// Alertmanager with a copy of the shipped config: receivers pointed at
