@@ -582,10 +582,10 @@ func TestPeekForms(t *testing.T) {
 	}
 	for line, want := range map[string]string{
 		`<110>2024-06-04T02:00:01.000Z esx01 Hostd[2099435]: [vm.power.off@6876 subject="root" object="app01" result="success"]`: "vm.power.off@6876",
-		`<110>1 2024-06-04T02:00:05.000Z esx01 Hostd 2099435 - [vm.power.reset@6876 subject="root" object="x" result="success"]`:  "vm.power.reset@6876",
+		`<110>1 2024-06-04T02:00:05.000Z esx01 Hostd 2099435 - [vm.power.reset@6876 subject="root" object="x" result="success"]`: "vm.power.reset@6876",
 		`<166>2023-12-05T14:31:48.557Z esx01 Hostd[1]: [Originator@6876 sub=a opID=b] Accepted`:                                  "Originator@6876",
-		`<14>1 2021-09-06T14:40:13.123Z vcsa01 vpxd 7213 - [meta sequenceId="1"][Originator@6876 sub=a] hello`:                    "Originator@6876",
-		`<38>Jan  2 10:11:12 esx01 sshd[1234]: Accepted`:                                                                          "",
+		`<14>1 2021-09-06T14:40:13.123Z vcsa01 vpxd 7213 - [meta sequenceId="1"][Originator@6876 sub=a] hello`:                   "Originator@6876",
+		`<38>Jan  2 10:11:12 esx01 sshd[1234]: Accepted`:                                                                         "",
 	} {
 		if pk, _ := Peek([]byte(line)); pk.SDID != want {
 			t.Errorf("Peek(%q).SDID = %q, want %q", line, pk.SDID, want)
