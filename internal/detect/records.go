@@ -33,7 +33,13 @@ func classifyRecord(ar *vsphere.AuditRecord, rec *logline.Record, out []audit.Ev
 	if ar.Ignore != "" {
 		return out
 	}
-	failed := rec.Param("result") == "failure"
+	// Every record says how the attempt ended; one that does not is not
+	// a record ESXi wrote.
+	result := rec.Param("result")
+	if result != "success" && result != "failure" {
+		return out
+	}
+	failed := result == "failure"
 	if ar.FailureOnly && !failed {
 		return out
 	}

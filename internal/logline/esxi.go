@@ -125,6 +125,9 @@ func parseSDElement(s string, strict5424 bool, dst []Param) (id string, params [
 			continue
 		}
 		key := s[k:i]
+		if key == "" {
+			return "", nil, s, false // "=value": not structured data
+		}
 		i++
 		if i < len(s) && s[i] == '"' {
 			i++

@@ -79,8 +79,9 @@ func Peek(line []byte) (p Peeked, ok bool) {
 		return p, false
 	}
 	p.Host, p.Program = host, app
-	p.Body, p.SDID = peekBody(body)
-	return p, !isContinuation(p.Body)
+	var sdOK bool
+	p.Body, p.SDID, sdOK = peekBody(body)
+	return p, sdOK && !isContinuation(p.Body)
 }
 
 // isContinuation: a continuation line is left to the full parser.
@@ -116,7 +117,11 @@ func peek5424(s string) (p Peeked, ok bool) {
 	}
 	p.Host, p.Program = host, app
 	var inner string
-	p.Body, inner = peekBody(rest)
+	var sdOK bool
+	p.Body, inner, sdOK = peekBody(rest)
+	if !sdOK {
+		return p, false
+	}
 	if sdid == "" {
 		sdid = inner
 	}
@@ -135,8 +140,9 @@ func sdIDOf(s string) string {
 
 // peekBody mirrors finish: it drops the pre-8.0 "info hostd[tid] " and the
 // leading structured data, without allocating, and returns the ID of the
-// first structured-data element it dropped.
-func peekBody(b string) (body, sdid string) {
+// first structured-data element it dropped. ok is false for an element
+// it cannot take apart (an unbalanced quote): the full parser decides.
+func peekBody(b string) (body, sdid string, ok bool) {
 	b = strings.TrimLeft(b, " ")
 	if tok, rest := token(b); isLevelWord(tok) {
 		rest = strings.TrimLeft(rest, " ")
@@ -154,14 +160,14 @@ func peekBody(b string) (body, sdid string) {
 		}
 		end := skipSD(b)
 		if end < 0 {
-			break
+			return "", "", false
 		}
 		if sdid == "" && id != "meta" {
 			sdid = id
 		}
 		b = b[end:]
 	}
-	return strings.TrimLeft(b, " "), sdid
+	return strings.TrimLeft(b, " "), sdid, true
 }
 
 // skipSD returns the length of the structured-data element at the start of

@@ -71,3 +71,41 @@ func FuzzParseClassify(f *testing.F) {
 		}
 	})
 }
+
+// FuzzSkip: a message the live server drops unparsed (Skip, which peeks at
+// the header, the SD-ID and the body) would have given no event.
+func FuzzSkip(f *testing.F) {
+	files, _ := filepath.Glob("../../testdata/corpus/*.log")
+	for _, fn := range files {
+		fh, err := os.Open(fn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		for sc.Scan() {
+			if l := sc.Text(); l != "" && l[0] != '#' {
+				f.Add([]byte(l))
+			}
+		}
+		fh.Close()
+	}
+	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, line []byte) {
+		var got []audit.Event
+		p := New(Options{DedupWindow: time.Nanosecond}, audit.SinkFunc(func(e audit.Event) { got = append(got, e) }))
+		_, skip := p.Skip(line)
+		if !skip {
+			return
+		}
+		rec, err := logline.NewParser(logline.Options{Year: 2025, Now: func() time.Time { return now }}).Parse(line)
+		if err != nil {
+			return
+		}
+		p.Process(&rec)
+		p.Flush()
+		if len(got) > 0 {
+			t.Fatalf("Skip drops %q, which gives %+v", line, got)
+		}
+	})
+}
