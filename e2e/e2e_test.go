@@ -317,7 +317,8 @@ func startAlertingPipeline(t *testing.T, exporterArgs ...string) *alertingPipeli
 	st.exporter = startProcess(t, dir, "exporter", exe, append([]string{
 		"--syslog.tcp.listen-address=" + st.syslogAddr,
 		"--syslog.udp.listen-address=",
-		"--web.listen-address=" + st.exporterAddr}, exporterArgs...)...)
+		"--web.listen-address=" + st.exporterAddr,
+		"--journal.path=" + filepath.Join(dir, "journal")}, exporterArgs...)...)
 	waitHTTP(t, st.exporter, "http://"+st.exporterAddr+"/metrics")
 
 	// Alertmanager with a copy of the shipped config: receivers pointed at

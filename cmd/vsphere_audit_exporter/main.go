@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
+	"github.com/alecthomas/units"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/common/promslog"
 	promslogflag "github.com/prometheus/common/promslog/flag"
 	"github.com/prometheus/common/version"
@@ -75,6 +77,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	demoMode := serveCmd.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
 	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
 	vcf := vcenterFlags(serveCmd)
+	jf := journalFlags(serveCmd)
 	vcAddrs := serveCmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser logs in to ESXi hosts from (repeatable). With the addresses of every --vcenter.url host, these are the known vCenters: a vpxuser login from any other address counts as a direct login (stolen vpxuser credentials). Without any, vpxuser logins are not judged.").Strings()
 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
@@ -125,6 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	return serve(ctx, logger, serveOptions{
 		web: webFlags, metricsPath: *metricsPath, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
 		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
+		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
 		demo: *demoMode, demoRate: *demoRate, ready: ready,
 	})
 }
@@ -150,6 +154,24 @@ func vcenterFlags(cmd *kingpin.CmdClause) *vcenter.Options {
 	cmd.Flag("vcenter.lookback", "On the first start (no checkpoint), also read the events of this period before the vCenter's current time.").Default("0").DurationVar(&o.Lookback)
 	cmd.Flag("vcenter.poll-interval", "Wait after an empty read of the vCenter's event history; doubles while idle, up to 5x.").Default("1s").DurationVar(&o.PollInterval)
 	cmd.Flag("vcenter.inventory-interval", "How often to read each host's SSH, ESXi Shell and DCUI state and lockdown mode from the vCenter.").Default("60s").DurationVar(&o.InventoryInterval)
+	return o
+}
+
+// journalOptions are the --journal.* flags.
+type journalOptions struct {
+	path      string
+	retention model.Duration
+	maxSize   units.Base2Bytes
+}
+
+// DefaultJournalPath is where the packaged service keeps its journal.
+const DefaultJournalPath = "/var/lib/vsphere_audit_exporter/journal"
+
+func journalFlags(cmd *kingpin.CmdClause) *journalOptions {
+	o := &journalOptions{}
+	cmd.Flag("journal.path", "Directory of the audit journal: every event with its exact time, in an embedded SQLite database, read by the report command and /audit. Empty disables it (metrics only).").Default(DefaultJournalPath).StringVar(&o.path)
+	cmd.Flag("journal.retention", "Drop journal events older than this (audits ask for a year).").Default("400d").SetValue(&o.retention)
+	cmd.Flag("journal.max-size", "Drop the oldest journal events while the journal is larger than this (0 = no limit), e.g. 10GiB.").Default("0").BytesVar(&o.maxSize)
 	return o
 }
 

@@ -21,6 +21,7 @@ type replayOptions struct {
 	year     int
 	timezone string
 	vcenters []string
+	journal  string
 
 	files []string
 }
@@ -31,6 +32,7 @@ func replayFlags(cmd *kingpin.CmdClause) *replayOptions {
 	cmd.Flag("host", "Host name for lines that carry none (ESXi's own log files: hostd.log, auth.log, shell.log).").StringVar(&o.host)
 	cmd.Flag("year", "Year for BSD timestamps (\"Jan  2 10:11:12\"), which carry none. Default: the current year, or the previous one for dates that would lie in the future.").IntVar(&o.year)
 	cmd.Flag("timezone", "Time zone for timestamps that carry none.").Default("UTC").StringVar(&o.timezone)
+	cmd.Flag("journal", "Also store the events in the journal in this directory (a backfill from archived logs, for the report command). Replaying the same syslog twice stores its events twice.").StringVar(&o.journal)
 	cmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser comes from (repeatable); a vpxuser login from any other counts as direct. Without any, vpxuser logins are not judged.").StringsVar(&o.vcenters)
 
 	cmd.Arg("file", "Log files to read (default: standard input; \"-\" is standard input).").StringsVar(&o.files)
@@ -74,6 +76,7 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 		Host:     o.host,
 		Parser:   logline.Options{Year: o.year, Location: loc},
 		VCenters: vcs,
+		Journal:  o.journal,
 	}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(lines, events int64) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +26,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/reassembly"
@@ -43,6 +45,8 @@ type serveOptions struct {
 	// knownVCenters are the --vcenter.address values; serve adds the
 	// addresses of the --vcenter.url hosts.
 	knownVCenters audit.VCenterAddrs
+	journal       journalOptions
+	journalGiven  bool
 	demo          bool
 	demoRate      float64
 	// ready, when set, is called with the bound addresses once every
@@ -53,20 +57,16 @@ type serveOptions struct {
 // serve wires the exporter, in the one direction data flows:
 //
 //	syslog source  --\
-//	                  +--> pipeline (reassembly, detect, login join, dedup) --> metrics sink
+//	                  +--> pipeline (reassembly, detect, login join, dedup) --> journal --> metrics sink
 //	vCenter source --/
 //
 // and runs it until ctx ends. Shutdown is ordered: the sources stop first
 // (the syslog listeners close, every vCenter session is logged out), then
 // the pipeline flushes what it holds into the sink, then the web server
-// stops.
+// stops, then the journal commits what it holds.
 func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: o.maxSeries})
-	vcs := knownVCenters(ctx, logger, o.knownVCenters, o.vcenters)
-	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, sink)
-
 	// Web listeners first: a busy port is named before anything runs.
 	var webLs []net.Listener
 	defer func() {
@@ -82,6 +82,45 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		}
 		webLs = append(webLs, l)
 	}
+
+	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: o.maxSeries})
+	vcs := knownVCenters(ctx, logger, o.knownVCenters, o.vcenters)
+
+	// The journal sits between the pipeline and the metrics: an event is
+	// stored, then counted. At start it gives the metrics back the counts
+	// of every event it holds, so a restart does not reset them.
+	var jr *journal.Journal
+	var pipeSink audit.Sink = sink
+	if jpath := o.journal.path; jpath != "" || o.demo && !o.journalGiven {
+		if o.demo && !o.journalGiven {
+			dir, err := os.MkdirTemp("", "vsphere_audit_exporter-demo-journal-")
+			if err != nil {
+				logger.Error("cannot create the demo journal", "err", err)
+				return 1
+			}
+			defer os.RemoveAll(dir)
+			jpath = dir
+		}
+		var err error
+		jr, err = journal.Open(journal.Options{Path: jpath, Retention: time.Duration(o.journal.retention), MaxSize: int64(o.journal.maxSize),
+			Registerer: reg, Logger: logger}, sink)
+		if err != nil {
+			logger.Error("cannot open the journal: --journal.path", "path", jpath, "err", err)
+			return 1
+		}
+		defer jr.Close()
+		begin := time.Now()
+		n, err := jr.Restore(ctx, sink)
+		if err != nil {
+			logger.Error("cannot read the journal back: --journal.path", "path", jpath, "err", err)
+			return 1
+		}
+		logger.Info("journal open; counters restored from it", "path", jpath, "events", n, "took", time.Since(begin).Round(time.Millisecond))
+		pipeSink = jr
+	} else {
+		logger.Info("journal disabled (--journal.path is empty): events are counted, not kept")
+	}
+	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, pipeSink)
 
 	var sys *syslog.Server
 	if o.syslog.UDPAddress != "" || o.syslog.TCPAddress != "" || o.syslog.TLSAddress != "" {
@@ -134,6 +173,13 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	defer stopSources()
 	if sys != nil {
 		g.Add(func() error { return sys.Serve(srcCtx) }, func(error) { stopSources() })
+	}
+	if len(vcCfgs) > 0 && jr != nil {
+		// The checkpoint is kept in the journal, committed after the
+		// events it covers: a crash cannot count a page twice.
+		for i := range vcCfgs {
+			vcCfgs[i].Store = journalStore{j: jr, p: p, dir: vcCfgs[i].StateDir}
+		}
 	}
 	if len(vcCfgs) > 0 {
 		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval}, logger, vcenter.NewHealth(reg), p)
@@ -249,3 +295,40 @@ func knownVCenters(ctx context.Context, logger *slog.Logger, given audit.VCenter
 	}
 	return known
 }
+
+// journalStore keeps vCenter checkpoints in the journal. A save waits in
+// the pipeline until every event recorded before it has reached the
+// journal's queue (pipeline.Mark), and is committed after them. Load falls
+// back to the checkpoint file of an exporter that had no journal.
+type journalStore struct {
+	j   *journal.Journal
+	p   *pipeline.Pipeline
+	dir string
+}
+
+func (s journalStore) Load(name string) (vcenter.Checkpoint, error) {
+	var cp vcenter.Checkpoint
+	data, err := s.j.Checkpoint("vcenter:" + name)
+	if err != nil {
+		return cp, err
+	}
+	if data == nil {
+		if s.dir == "" {
+			return cp, nil
+		}
+		return vcenter.LoadCheckpoint(vcenter.CheckpointFile(s.dir, name))
+	}
+	err = json.Unmarshal(data, &cp)
+	return cp, err
+}
+
+func (s journalStore) Save(name string, cp vcenter.Checkpoint) error {
+	data, err := json.Marshal(cp)
+	if err != nil {
+		return err
+	}
+	s.p.Mark(func() { s.j.QueueCheckpoint("vcenter:"+name, data) })
+	return nil
+}
+
+func (s journalStore) String() string { return "journal" }

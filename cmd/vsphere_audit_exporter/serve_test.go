@@ -38,6 +38,9 @@ func startExporter(t *testing.T, extra ...string) exporter {
 // startExporterArgs runs the exporter with exactly args.
 func startExporterArgs(t *testing.T, args []string) exporter {
 	t.Helper()
+	if !flagGiven(args, "journal.path") {
+		args = append(args, "--journal.path="+t.TempDir())
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	type addrs struct {
 		web net.Addr

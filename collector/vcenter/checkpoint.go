@@ -119,3 +119,18 @@ func (c *Checkpoint) Save(path string) error {
 	}
 	return nil
 }
+
+// CheckpointStore keeps the checkpoints of vCenters by name.
+type CheckpointStore interface {
+	Load(name string) (Checkpoint, error)
+	// Save may keep the checkpoint later than it returns, but never
+	// ahead of the events recorded before the call.
+	Save(name string, cp Checkpoint) error
+}
+
+// fileStore keeps one checkpoint in its file (Checkpoint.Save, LoadCheckpoint).
+type fileStore string
+
+func (f fileStore) Load(string) (Checkpoint, error)    { return LoadCheckpoint(string(f)) }
+func (f fileStore) Save(_ string, cp Checkpoint) error { return cp.Save(string(f)) }
+func (f fileStore) String() string                     { return string(f) }

@@ -46,6 +46,9 @@ type Config struct {
 	// StateDir holds the checkpoint file. Empty keeps the checkpoint in
 	// memory only.
 	StateDir string
+	// Store, when set, keeps the checkpoint instead of StateDir's file
+	// (the journal, which commits it after the events it covers).
+	Store CheckpointStore
 	// Lookback: on a first start (no checkpoint) read this far back from
 	// the vCenter's current time.
 	Lookback time.Duration
@@ -130,6 +133,7 @@ type Tailer struct {
 	health *Health
 	log    *slog.Logger
 	cpPath string
+	store  CheckpointStore
 
 	cp    Checkpoint
 	begin time.Time // start time when there is no checkpoint
@@ -150,6 +154,12 @@ func NewTailer(cfg Config, sink audit.Sink, health *Health, logger *slog.Logger)
 	t := &Tailer{cfg: cfg, sink: sink, health: health, log: logger.With("vcenter", cfg.Name)}
 	if cfg.StateDir != "" {
 		t.cpPath = CheckpointFile(cfg.StateDir, cfg.Name)
+	}
+	switch {
+	case cfg.Store != nil:
+		t.store = cfg.Store
+	case t.cpPath != "":
+		t.store = fileStore(t.cpPath)
 	}
 	health.Init(cfg.Name)
 	return t
@@ -177,16 +187,16 @@ func (t *Tailer) Checkpoint() Checkpoint {
 // Run reads until ctx is cancelled. Errors are logged, counted and retried
 // with backoff; Run returns only ctx's error.
 func (t *Tailer) Run(ctx context.Context) error {
-	if t.cpPath != "" {
-		cp, err := LoadCheckpoint(t.cpPath)
+	if t.store != nil {
+		cp, err := t.store.Load(t.cfg.Name)
 		if err != nil {
 			t.health.Error(t.cfg.Name, "checkpoint")
-			t.log.Error("unreadable vCenter checkpoint; starting from the vCenter's current time", "file", t.cpPath, "err", err)
+			t.log.Error("unreadable vCenter checkpoint; starting from the vCenter's current time", "store", t.store, "err", err)
 		}
 		t.cp = cp
 		if !cp.IsZero() {
 			t.health.SetCheckpoint(t.cfg.Name, float64(cp.CreatedTime.UnixNano())/1e9)
-			t.log.Info("resuming vCenter events from checkpoint", "file", t.cpPath, "created_time", cp.CreatedTime)
+			t.log.Info("resuming vCenter events from checkpoint", "store", t.store, "created_time", cp.CreatedTime)
 		}
 	}
 	defer t.disconnect(true)
@@ -369,10 +379,10 @@ func (t *Tailer) handle(evs []types.BaseEvent) {
 	t.cp = cp
 	t.mu.Unlock()
 	t.health.SetCheckpoint(t.cfg.Name, float64(cp.CreatedTime.UnixNano())/1e9)
-	if t.cpPath != "" {
-		if err := cp.Save(t.cpPath); err != nil {
+	if t.store != nil {
+		if err := t.store.Save(t.cfg.Name, cp); err != nil {
 			t.health.Error(t.cfg.Name, "checkpoint")
-			t.log.Error("cannot save the vCenter checkpoint", "file", t.cpPath, "err", err)
+			t.log.Error("cannot save the vCenter checkpoint", "store", t.store, "err", err)
 		}
 	}
 }

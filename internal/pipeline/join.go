@@ -22,14 +22,22 @@ import (
 // wall clock (Tick), or at Flush. Whatever is released together goes on in
 // event-time order, then arrival order. Every other event passes at once.
 type LoginJoin struct {
-	mu     sync.Mutex
-	window time.Duration
-	max    int
-	now    func() time.Time
-	emit   func(audit.Event)
-	held   []held
-	seq    uint64
-	newest map[string]time.Time // per source: the newest event time seen
+	mu      sync.Mutex
+	window  time.Duration
+	max     int
+	now     func() time.Time
+	emit    func(audit.Event)
+	held    []held
+	seq     uint64
+	newest  map[string]time.Time // per source: the newest event time seen
+	markers []marker
+}
+
+// marker is a function to call once every half held when it was set has
+// been released (Mark).
+type marker struct {
+	seq uint64
+	fn  func()
 }
 
 type held struct {
@@ -66,6 +74,9 @@ func (j *LoginJoin) Add(e audit.Event) {
 			j.emit(out[i])
 		}
 		j.emit(e)
+		if len(out) > 0 {
+			j.fireMarkers()
+		}
 		return
 	}
 	if i := j.partner(&e); i >= 0 {
@@ -83,6 +94,43 @@ func (j *LoginJoin) Add(e audit.Event) {
 	j.mu.Unlock()
 	for _, e := range out {
 		j.emit(e)
+	}
+	if len(out) > 0 {
+		j.fireMarkers()
+	}
+}
+
+// Mark calls fn once every event added before it has been emitted: at once
+// when no half waits, else when the halves waiting now are released. A
+// source's checkpoint is saved this way, never ahead of the events it covers.
+func (j *LoginJoin) Mark(fn func()) {
+	j.mu.Lock()
+	if len(j.held) == 0 && len(j.markers) == 0 {
+		j.mu.Unlock()
+		fn()
+		return
+	}
+	j.markers = append(j.markers, marker{seq: j.seq, fn: fn})
+	j.mu.Unlock()
+	j.fireMarkers()
+}
+
+// fireMarkers calls, in order, the markers whose halves are all released.
+func (j *LoginJoin) fireMarkers() {
+	j.mu.Lock()
+	oldest := uint64(1<<64 - 1)
+	for i := range j.held {
+		oldest = min(oldest, j.held[i].seq)
+	}
+	n := 0
+	for n < len(j.markers) && j.markers[n].seq < oldest {
+		n++
+	}
+	fire := slices.Clone(j.markers[:n])
+	j.markers = slices.Delete(j.markers, 0, n)
+	j.mu.Unlock()
+	for _, m := range fire {
+		m.fn()
 	}
 }
 
@@ -114,6 +162,7 @@ func (j *LoginJoin) Tick() {
 	for _, e := range out {
 		j.emit(e)
 	}
+	j.fireMarkers()
 }
 
 // Flush releases every waiting half.
@@ -124,6 +173,7 @@ func (j *LoginJoin) Flush() {
 	for _, e := range out {
 		j.emit(e)
 	}
+	j.fireMarkers()
 }
 
 // Held is the number of waiting halves.

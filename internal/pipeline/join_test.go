@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -59,5 +60,28 @@ func TestLoginJoinTick(t *testing.T) {
 	j.Tick()
 	if len(got) != 1 || j.Held() != 0 {
 		t.Fatalf("not released after the window: %v", got)
+	}
+}
+
+// A mark waits for the halves held when it was set: a source's checkpoint
+// never runs ahead of an event the join still holds.
+func TestLoginJoinMark(t *testing.T) {
+	now := time.Date(2025, 1, 29, 8, 0, 0, 0, time.UTC)
+	var got []string
+	j := NewLoginJoin(audit.LoginJoinWindow, 16, func() time.Time { return now }, func(e audit.Event) { got = append(got, "event:"+e.User) })
+	j.Mark(func() { got = append(got, "mark1") }) // nothing held: at once
+	half := audit.Event{Time: now, Source: audit.SourceVCenter, Kind: audit.KindLogin, Method: audit.MethodVCenter, User: "bob", ClientIP: "127.0.0.1"}
+	audit.Normalize(&half)
+	j.Add(half)
+	j.Mark(func() { got = append(got, "mark2") })
+	other := audit.Event{Time: now, Source: audit.SourceVCenter, Kind: audit.KindLogout, User: "carol"}
+	j.Add(other) // passes at once; mark2 still waits for bob's half
+	if want := "[mark1 event:carol]"; fmt.Sprint(got) != want {
+		t.Fatalf("before the release: %v, want %v", got, want)
+	}
+	now = now.Add(audit.LoginJoinWindow + time.Second)
+	j.Tick()
+	if want := "[mark1 event:carol event:bob mark2]"; fmt.Sprint(got) != want {
+		t.Fatalf("after the release: %v, want %v", got, want)
 	}
 }

@@ -126,6 +126,11 @@ func (p *Pipeline) classify(rec *logline.Record) {
 	p.pool.Put(bufp)
 }
 
+// Mark calls fn once every event recorded before it has reached the sink
+// (the login join may hold one for up to its window): a source saves its
+// checkpoint this way, so that it never covers an event the sink lacks.
+func (p *Pipeline) Mark(fn func()) { p.join.Mark(fn) }
+
 // Record passes an event from any source through the shared policy, the
 // login join and de-duplication to the sink.
 func (p *Pipeline) Record(e audit.Event) {

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
@@ -46,6 +47,9 @@ type Options struct {
 	GCPercent int
 	// VCenters: see pipeline.Options.
 	VCenters audit.VCenterAddrs
+	// Journal, when set, is a journal directory the events are also
+	// stored in (a backfill from archived logs).
+	Journal string
 	// Progress, when set, is called about every second with the lines read so far.
 	Progress func(lines, events int64)
 }
@@ -102,6 +106,17 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	default:
 		return st, fmt.Errorf("unknown output %q: want %q or %q", o.Output, OutputJSONL, OutputMetrics)
 	}
+	var closeJournal func() error
+	if o.Journal != "" {
+		j, err := journal.Open(journal.Options{Path: o.Journal}, sink)
+		if err != nil {
+			return st, err
+		}
+		// Closed before the output is written: Close commits what is queued.
+		defer j.Close()
+		sink = j
+		closeJournal = j.Close
+	}
 	p := pipeline.New(pipeline.Options{VCenters: o.VCenters}, sink)
 	// A replay is a batch job whose memory the label caps bound: trade
 	// some heap for less garbage collection.
@@ -124,6 +139,11 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 		}
 	}
 	p.Flush()
+	if closeJournal != nil {
+		if err := closeJournal(); err != nil {
+			return st, fmt.Errorf("journal %s: %w", o.Journal, err)
+		}
+	}
 	if encErr != nil {
 		return st, encErr
 	}
