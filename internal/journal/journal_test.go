@@ -120,12 +120,12 @@ func TestJournalRetention(t *testing.T) {
 
 // Retention by size keeps the newest events under the cap.
 func TestJournalMaxSize(t *testing.T) {
-	j, err := Open(Options{Path: t.TempDir(), MaxSize: 256 << 10}, nil)
+	j, err := Open(Options{Path: t.TempDir(), MaxSize: 1 << 20}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	for i := 0; i < 5000; i++ {
+	for i := 0; i < 10000; i++ {
 		e := ev(i, audit.SourceSyslog)
 		e.Time = e.Time.Add(time.Duration(i) * time.Second)
 		e.Message = fmt.Sprintf("%0200d", i)
@@ -133,17 +133,17 @@ func TestJournalMaxSize(t *testing.T) {
 	}
 	j.Sync()
 	j.enforce()
-	if s := j.size(); s > 256<<10 {
-		t.Fatalf("size %d after enforcing 256 KiB", s)
+	if s := j.size(); s > 1<<20 {
+		t.Fatalf("size %d after enforcing 1 MiB", s)
 	}
 	var newest audit.Event
 	j.Scan(context.Background(), Query{Desc: true, Limit: 1}, func(r Row) error { newest = r.Event; return nil })
-	if newest.Message != fmt.Sprintf("%0200d", 4999) {
+	if newest.Message != fmt.Sprintf("%0200d", 9999) {
 		t.Fatalf("the newest event was dropped: %q", newest.Message)
 	}
 	n, _ := j.Count(context.Background(), Query{})
-	t.Logf("%d of 5000 events kept in %d bytes", n, j.size())
-	if n == 0 || n == 5000 {
+	t.Logf("%d of 10000 events kept in %d bytes", n, j.size())
+	if n == 0 || n == 10000 {
 		t.Fatalf("%d events kept", n)
 	}
 }
