@@ -290,6 +290,9 @@ func (j *Journal) Close() error {
 	}
 	j.closed = true
 	j.mu.Unlock()
+	if j.db == nil { // OpenReadOnly: no writer
+		return j.rdb.Close()
+	}
 	close(j.stop)
 	close(j.q)
 	j.wg.Wait()
@@ -584,6 +587,13 @@ type Query struct {
 	User, Host   string
 	VM           string
 	Kinds        []audit.Kind
+	// Direct, when set, selects the direct logins (true) or every other
+	// event (false).
+	Direct *bool
+	// Columns fills only the fields the table keeps as columns (Time,
+	// Kind, Source, Host, User, ClientIP, Method, VM, Direct) and does not
+	// decode the stored event: several times faster for large scans.
+	Columns bool
 	// AfterSeq selects events stored after this sequence number (the outbox).
 	AfterSeq int64
 	// Limit and Offset page the result (Limit 0: all).
@@ -618,6 +628,9 @@ func (q Query) where() (string, []any) {
 	if q.VM != "" {
 		conds, args = append(conds, "vm = ?"), append(args, q.VM)
 	}
+	if q.Direct != nil {
+		conds, args = append(conds, "direct = ?"), append(args, *q.Direct)
+	}
 	if q.AfterSeq > 0 {
 		conds, args = append(conds, "seq > ?"), append(args, q.AfterSeq)
 	}
@@ -644,7 +657,11 @@ func (j *Journal) Scan(ctx context.Context, q Query, fn func(Row) error) error {
 	case q.Desc:
 		order = " ORDER BY time_ns DESC, seq DESC"
 	}
-	s := "SELECT seq, data FROM events" + where + order
+	cols := "seq, data"
+	if q.Columns {
+		cols = "seq, time_ns, kind, source, host, user, client_ip, method, vm, direct"
+	}
+	s := "SELECT " + cols + " FROM events" + where + order
 	if q.Limit > 0 {
 		s += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
 	}
@@ -654,13 +671,23 @@ func (j *Journal) Scan(ctx context.Context, q Query, fn func(Row) error) error {
 	}
 	defer rows.Close()
 	var data []byte
+	var ns int64
+	var kind string
 	for rows.Next() {
 		var r Row
-		if err := rows.Scan(&r.Seq, &data); err != nil {
-			return err
-		}
-		if err := json.Unmarshal(data, &r.Event); err != nil {
-			return fmt.Errorf("journal: event %d: %w", r.Seq, err)
+		if q.Columns {
+			e := &r.Event
+			if err := rows.Scan(&r.Seq, &ns, &kind, &e.Source, &e.Host, &e.User, &e.ClientIP, &e.Method, &e.VM, &e.Direct); err != nil {
+				return err
+			}
+			e.Time, e.Kind = time.Unix(0, ns).UTC(), audit.Kind(kind)
+		} else {
+			if err := rows.Scan(&r.Seq, &data); err != nil {
+				return err
+			}
+			if err := json.Unmarshal(data, &r.Event); err != nil {
+				return fmt.Errorf("journal: event %d: %w", r.Seq, err)
+			}
 		}
 		if err := fn(r); err != nil {
 			return err
