@@ -26,8 +26,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -727,14 +729,49 @@ func (j *Journal) LastSeq() (int64, error) {
 	return seq.Int64, err
 }
 
-// Restore passes every stored event, oldest first, to sink: the counters of
-// a restarted exporter start where the last one's stopped.
+// Restore passes every stored event to sink (concurrently, in no
+// particular order: counters and last-seen gauges do not depend on it): the
+// counters of a restarted exporter start where the last one's stopped.
 func (j *Journal) Restore(ctx context.Context, sink audit.Sink) (int64, error) {
+	rows, err := j.rdb.QueryContext(ctx, `SELECT data FROM events`)
+	if err != nil {
+		return 0, err
+	}
+	defer rows.Close()
+	workers := max(1, runtime.GOMAXPROCS(0))
+	ch := make(chan []byte, 1024)
+	var wg sync.WaitGroup
+	var bad atomic.Int64
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for data := range ch {
+				var e audit.Event
+				if json.Unmarshal(data, &e) != nil {
+					bad.Add(1)
+					continue
+				}
+				sink.Record(e)
+			}
+		}()
+	}
 	var n int64
-	err := j.Scan(ctx, Query{BySeq: true}, func(r Row) error {
-		sink.Record(r.Event)
+	for rows.Next() {
+		var data []byte
+		if err = rows.Scan(&data); err != nil {
+			break
+		}
+		ch <- data
 		n++
-		return nil
-	})
-	return n, err
+	}
+	close(ch)
+	wg.Wait()
+	if err == nil {
+		err = rows.Err()
+	}
+	if b := bad.Load(); err == nil && b > 0 {
+		err = fmt.Errorf("journal: %d unreadable events", b)
+	}
+	return n - bad.Load(), err
 }
