@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
 	vcf := vcenterFlags(serveCmd)
 	jf := journalFlags(serveCmd)
+	of := otlpFlags(serveCmd)
 	vcAddrs := serveCmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser logs in to ESXi hosts from (repeatable). With the addresses of every --vcenter.url host, these are the known vCenters: a vpxuser login from any other address counts as a direct login (stolen vpxuser credentials). Without any, vpxuser logins are not judged.").Strings()
 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
@@ -121,6 +122,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: --vcenter.address: %v\n", name, err)
 		return 2
 	}
+	if err := of.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
+	if of.endpoint != "" && jf.path == "" {
+		fmt.Fprintf(os.Stderr, "%s: --otlp.endpoint ships from the journal, its outbox, and --journal.path is empty; give --journal.path a directory on persistent storage\n", name)
+		return 2
+	}
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
 		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
@@ -129,6 +138,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		web: webFlags, metricsPath: *metricsPath, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
 		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
+		otlp: of,
 		demo: *demoMode, demoRate: *demoRate, ready: ready,
 	})
 }
@@ -178,7 +188,7 @@ func journalFlags(cmd *kingpin.CmdClause) *journalOptions {
 // flagGiven reports whether --name appeared on the command line.
 func flagGiven(args []string, name string) bool {
 	for _, a := range args {
-		if a == "--"+name || len(a) > len(name)+3 && a[:len(name)+3] == "--"+name+"=" {
+		if a == "--"+name || len(a) >= len(name)+3 && a[:len(name)+3] == "--"+name+"=" {
 			return true
 		}
 	}

@@ -30,6 +30,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/reassembly"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/ship"
 )
 
 // serveOptions are the serve command's parsed flags.
@@ -47,6 +48,7 @@ type serveOptions struct {
 	knownVCenters audit.VCenterAddrs
 	journal       journalOptions
 	journalGiven  bool
+	otlp          *otlpOptions
 	demo          bool
 	demoRate      float64
 	// ready, when set, is called with the bound addresses once every
@@ -63,7 +65,9 @@ type serveOptions struct {
 // and runs it until ctx ends. Shutdown is ordered: the sources stop first
 // (the syslog listeners close, every vCenter session is logged out), then
 // the pipeline flushes what it holds into the sink, then the web server
-// stops, then the journal commits what it holds.
+// stops, then the journal commits what it holds, then the OTLP shipper
+// (--otlp.endpoint) sends what the journal holds and the store lacks,
+// within --otlp.drain-timeout.
 func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -119,6 +123,17 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		pipeSink = jr
 	} else {
 		logger.Info("journal disabled (--journal.path is empty): events are counted, not kept")
+	}
+	// The shipper reads the journal as its outbox and sends every event to
+	// the log store; it runs beside the sources and, once they stopped and
+	// the journal holds everything, drains what is left.
+	var sh *ship.Shipper
+	if jr != nil {
+		var err error
+		if sh, err = newShipper(ctx, logger, reg, jr, o.otlp); err != nil {
+			logger.Error("cannot start shipping", "err", err)
+			return 1
+		}
 	}
 	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, pipeSink)
 
@@ -196,6 +211,11 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 			logger.Info("demo mode: sending a built-in stream of ESXi and vCenter syslog to this exporter", "rate_per_second", o.demoRate)
 		}
 	}
+	if sh != nil {
+		shipCtx, stopShip := context.WithCancel(context.Background())
+		defer stopShip()
+		g.Add(func() error { return sh.Run(shipCtx) }, func(error) { stopShip() })
+	}
 	// The pipeline's timers (reassembly timeout, login join window).
 	pdone := make(chan struct{})
 	g.Add(func() error { p.Run(pdone, 250*time.Millisecond); return nil }, func(error) { close(pdone) })
@@ -226,6 +246,9 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	// Every source has stopped: what the pipeline still holds goes to the
 	// sink before the process exits.
 	p.Flush()
+	// Then the shipper sends what the journal holds, within its drain
+	// timeout, before the journal closes.
+	drainShipper(logger, jr, sh, o.otlp.drainTimeoutOr0())
 	webLs = nil // closed by the web servers
 	if err != nil && !errors.Is(err, http.ErrServerClosed) && !errors.Is(err, context.Canceled) {
 		logger.Error("stopped", "err", err)

@@ -81,7 +81,8 @@ type Options struct {
 	// starts at MinBackoff and doubles, with jitter, up to MaxBackoff.
 	MinBackoff, MaxBackoff time.Duration
 	// ServiceName and ServiceVersion are the records' resource
-	// (service.name, service.version); host.name is this machine's name.
+	// (service.name, service.version); service.instance.id is this
+	// machine's name.
 	ServiceName, ServiceVersion string
 	Registerer                  prometheus.Registerer
 	Logger                      *slog.Logger
@@ -141,8 +142,10 @@ func New(box Outbox, exp sdklog.Exporter, o Options) (*Shipper, error) {
 	if o.ServiceVersion != "" {
 		attrs = append(attrs, semconv.ServiceVersion(o.ServiceVersion))
 	}
+	// Which exporter shipped the record, when several do (not host.name:
+	// the event's own host attribute is the ESXi host or vCenter).
 	if h, err := os.Hostname(); err == nil && h != "" {
-		attrs = append(attrs, semconv.HostName(h))
+		attrs = append(attrs, semconv.ServiceInstanceID(h))
 	}
 	res := resource.NewWithAttributes(semconv.SchemaURL, attrs...)
 	s := &Shipper{o: o, box: box, exp: exp, cap: &capture{}, log: o.Logger.With("sink", o.Name)}
@@ -150,7 +153,7 @@ func New(box Outbox, exp sdklog.Exporter, o Options) (*Shipper, error) {
 	// capture processor hands them back, and the shipper exports them
 	// itself. Each event field is one attribute: allow them all.
 	s.lp = sdklog.NewLoggerProvider(sdklog.WithResource(res), sdklog.WithProcessor(s.cap), sdklog.WithAttributeCountLimit(64))
-	s.logger = s.lp.Logger(instrumentationName)
+	s.logger = s.lp.Logger(instrumentationName, log.WithInstrumentationVersion(o.ServiceVersion))
 	s.newMetrics(o.Registerer)
 	return s, nil
 }

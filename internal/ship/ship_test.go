@@ -249,7 +249,7 @@ func TestShipsEveryEventInOrder(t *testing.T) {
 	if r.body != login(7, "user00007").Message {
 		t.Errorf("body %q", r.body)
 	}
-	if r.resource["service.name"] != "vsphere_audit_exporter" || r.resource["service.version"] != "1.2.3" || r.scope != instrumentationName {
+	if h, _ := os.Hostname(); r.resource["service.name"] != "vsphere_audit_exporter" || r.resource["service.version"] != "1.2.3" || r.resource["service.instance.id"] != h || r.scope != instrumentationName {
 		t.Errorf("resource %v scope %q", r.resource, r.scope)
 	}
 	m := got[1234]
