@@ -14,6 +14,14 @@ command -v prometheus >/dev/null || need+=(prometheus)
 if [ "$what" = bench ]; then
   command -v mtail >/dev/null || need+=(mtail)
 fi
+# e2e/victorialogs_test.go: VictoriaLogs, built from source with go install
+# (no Debian package), cached in the Go bin dir: built once per machine.
+VICTORIALOGS_MODULE=github.com/VictoriaMetrics/VictoriaLogs/app/victoria-logs@v1.52.1
+gobin="$(go env GOBIN)"; [ -n "$gobin" ] || gobin="$(go env GOPATH | cut -d: -f1)/bin"
+if ! command -v victoria-logs >/dev/null && [ ! -x "$gobin/victoria-logs" ]; then
+  echo "installing: victoria-logs (go install $VICTORIALOGS_MODULE, about a minute)"
+  GOFLAGS=-buildvcs=false CGO_ENABLED=0 go install "$VICTORIALOGS_MODULE"
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "installing: ${need[*]}"
 if [ "$(id -u)" -ne 0 ]; then
