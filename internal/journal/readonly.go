@@ -27,7 +27,7 @@ func OpenReadOnly(path string) (*Journal, error) {
 	if st.IsDir() {
 		return nil, fmt.Errorf("journal: %s is a directory, not a journal", file)
 	}
-	rdb, err := sql.Open("sqlite", "file:"+file+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)")
+	rdb, err := sql.Open("sqlite", "file:"+file+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
 	}

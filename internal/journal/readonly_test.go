@@ -71,8 +71,9 @@ func TestOpenReadOnly(t *testing.T) {
 	}
 }
 
-// Direct selects direct logins or the rest; Columns gives the column
-// fields without decoding the stored event, in the same order.
+// Direct selects direct logins or the rest; Columns gives the fields it
+// names, and only those, in the same order: columns without decoding the
+// stored event, other fields decoded from it.
 func TestQueryDirectColumns(t *testing.T) {
 	j, err := Open(Options{Path: t.TempDir()}, nil)
 	if err != nil {
@@ -96,7 +97,9 @@ func TestQueryDirectColumns(t *testing.T) {
 	}
 	var full, cols []Row
 	j.Scan(ctx, Query{Desc: true}, func(r Row) error { full = append(full, r); return nil })
-	j.Scan(ctx, Query{Desc: true, Columns: true}, func(r Row) error { cols = append(cols, r); return nil })
+	if err := j.Scan(ctx, Query{Desc: true, Columns: ColumnFields}, func(r Row) error { cols = append(cols, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
 	if len(cols) != 6 || len(full) != 6 {
 		t.Fatalf("%d rows with Columns, %d without", len(cols), len(full))
 	}
@@ -114,9 +117,24 @@ func TestQueryDirectColumns(t *testing.T) {
 			t.Errorf("row %d with Columns = %+v\nwant %+v", i, c, f)
 		}
 	}
-	var directTimes []time.Time
-	j.Scan(ctx, Query{Direct: &yes, Columns: true}, func(r Row) error { directTimes = append(directTimes, r.Event.Time); return nil })
-	if len(directTimes) != 2 || !directTimes[0].Equal(ev(0, "").Time) || !directTimes[1].Equal(ev(3, "").Time) {
-		t.Errorf("direct scan %v", directTimes)
+	var direct []Row
+	if err := j.Scan(ctx, Query{Direct: &yes, Columns: []string{"time", "user"}}, func(r Row) error { direct = append(direct, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(direct) != 2 || !direct[0].Event.Time.Equal(ev(0, "").Time) || !direct[1].Event.Time.Equal(ev(3, "").Time) {
+		t.Fatalf("direct scan %v", direct)
+	}
+	if e := direct[1].Event; e.User != "u0" || e.Host != "" || e.Kind != "" || e.Direct {
+		t.Errorf("Columns time and user filled more: %+v", e)
+	}
+	var some []Row
+	if err := j.Scan(ctx, Query{Columns: []string{"time", "target_host", "user"}}, func(r Row) error { some = append(some, r); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if e := some[5].Event; len(some) != 6 || !e.Time.Equal(ev(5, "").Time) || e.TargetHost != "esx02" || e.User != "u2" || e.Host != "" || e.Message != "" || e.VM != "" {
+		t.Errorf("Columns time, target_host and user: %+v", e)
+	}
+	if err := j.Scan(ctx, Query{Columns: []string{"nothing"}}, func(Row) error { return nil }); err == nil {
+		t.Error("Columns named a field events do not have")
 	}
 }
