@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd := app.Command("serve", "Run the exporter (the default).").Default()
 	webFlags := webflag.AddFlags(serveCmd, DefaultWebAddress)
 	metricsPath := serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	auditTZ := serveCmd.Flag("web.audit-timezone", "Time zone of the times of the audit report at /audit (read from the journal; behind the same --web.config.file auth and TLS as the metrics): Local (this machine's), UTC, Europe/Paris, ...").Default("Local").String()
 	cfg := syslog.Config{}
 	serveCmd.Flag("syslog.udp.listen-address", "Address for syslog over UDP (RFC 5426). Empty disables UDP.").Default(":1514").StringVar(&cfg.UDPAddress)
 	serveCmd.Flag("syslog.tcp.listen-address", "Address for syslog over TCP, octet-counting or LF framing (RFC 6587), detected per connection. Empty disables TCP.").Default(":1514").StringVar(&cfg.TCPAddress)
@@ -84,6 +85,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	replayCmd := app.Command("replay", "Read log files offline and print what the exporter recognizes in them. Input: one syslog message per line, as received (RFC 5424 or RFC 3164, with or without <PRI>), or as rsyslog or ESXi write them to files. Lines starting with '#' are skipped.")
 	rOpts := replayFlags(replayCmd)
 
+	reportCmd := app.Command("report", reportHelp)
+	repOpts := reportFlags(reportCmd)
+
 	cmd, err := app.Parse(args)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v (try --help)\n", name, flagError(app, args, err))
@@ -94,11 +98,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	switch cmd {
 	case replayCmd.FullCommand():
 		return runReplay(ctx, logger, rOpts, stdin, stdout)
+	case reportCmd.FullCommand():
+		return runReport(ctx, repOpts, stdout)
 	}
 
 	loc, err := time.LoadLocation(*timezone)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --syslog.timezone: %v\n", name, err)
+		return 2
+	}
+	auditLoc, err := time.LoadLocation(*auditTZ)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: --web.audit-timezone: %v\n", name, err)
 		return 2
 	}
 	cfg.Parser = logline.Options{Location: loc}
@@ -135,7 +146,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		return 2
 	}
 	return serve(ctx, logger, serveOptions{
-		web: webFlags, metricsPath: *metricsPath, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
+		web: webFlags, metricsPath: *metricsPath, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
 		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
 		otlp: of,

@@ -30,6 +30,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/reassembly"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/report"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/ship"
 )
 
@@ -37,6 +38,7 @@ import (
 type serveOptions struct {
 	web               *web.FlagConfig
 	metricsPath       string
+	auditLocation     *time.Location // the /audit report's times
 	syslog            syslog.Config
 	reassemblyTimeout time.Duration
 	maxSeries         int
@@ -221,7 +223,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	g.Add(func() error { p.Run(pdone, 250*time.Millisecond); return nil }, func(error) { close(pdone) })
 
 	// The web server.
-	srv := &http.Server{Handler: webHandler(reg, o.metricsPath, logger), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: webHandler(reg, o.metricsPath, logger, jr, o.auditLocation), ReadHeaderTimeout: 10 * time.Second}
 	for _, l := range webLs {
 		g.Add(func() error { return web.Serve(l, srv, o.web, logger) }, func(error) {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -258,11 +260,20 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	return 0
 }
 
-// webHandler serves the metrics, the landing page, the health endpoints
-// Prometheus' own servers have, and the Go profiler.
-func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logger) http.Handler {
+// webHandler serves the metrics, the audit report from the journal jr
+// (nil: the journal is disabled) with its times in auditLoc, the landing
+// page, the health endpoints Prometheus' own servers have, and the Go
+// profiler. Each is behind the same --web.config.file auth and TLS.
+func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logger, jr *journal.Journal, auditLoc *time.Location) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), Registry: reg}))
+	if jr != nil {
+		mux.Handle(AuditPath, report.Handler(jr, report.HandlerOptions{Location: auditLoc, Logger: logger}))
+	} else {
+		mux.HandleFunc(AuditPath, func(w http.ResponseWriter, _ *http.Request) {
+			http.Error(w, "No audit report: the journal is disabled (--journal.path is empty), so events are counted in the metrics but not kept. Start the exporter with --journal.path=DIR to keep them and serve the report here.", http.StatusNotFound)
+		})
+	}
 	ok := func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "OK\n") }
 	mux.HandleFunc("/-/healthy", ok)
 	mux.HandleFunc("/-/ready", ok)
@@ -278,6 +289,7 @@ func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logge
 			Version:     version.Info(),
 			Links: []web.LandingLinks{
 				{Address: metricsPath, Text: "Metrics"},
+				{Address: AuditPath, Text: "Audit report"},
 				{Address: "/-/healthy", Text: "Health"},
 				{Address: "/debug/pprof/", Text: "Profiler"},
 			},
@@ -290,6 +302,9 @@ func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logge
 	}
 	return mux
 }
+
+// AuditPath is where the exporter serves the audit report.
+const AuditPath = "/audit"
 
 // knownVCenters adds the addresses of the vCenters read over the API to
 // the --vcenter.address values: vpxuser comes from them. A name that does

@@ -152,7 +152,8 @@ func Open(o Options, next audit.Sink) (*Journal, error) {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", file, err)
 	}
-	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
+	// Readers map the file: a report reads every page of a month.
+	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)&_pragma=mmap_size(1073741824)")
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal: %w", err)

@@ -176,7 +176,7 @@ func show(rows [][]string) string {
 
 // Each section has exactly its rows, in its order, the times in the
 // report's zone with the offset.
-func TestSections(t *testing.T) {
+func TestAuditSections(t *testing.T) {
 	j := testJournal(t)
 	r := build(t, j, Filter{}, Options{})
 	var ids []string
@@ -231,7 +231,7 @@ func TestSections(t *testing.T) {
 // service on the same host, by time and then storage order, also after
 // the period; an enabling never disabled runs to the end of the period,
 // or to now when the period has no end.
-func TestShellPairing(t *testing.T) {
+func TestAuditShellPairing(t *testing.T) {
 	j := testJournal(t)
 	r := build(t, j, Filter{Since: since}, Options{Location: time.UTC})
 	rows := section(t, r, SectionShell).Rows
@@ -269,7 +269,7 @@ func TestShellPairing(t *testing.T) {
 }
 
 // The filter: a user, a host, a VM, kinds.
-func TestFilter(t *testing.T) {
+func TestAuditFilter(t *testing.T) {
 	j := testJournal(t)
 	r := build(t, j, Filter{User: "root"}, Options{})
 	equalRows(t, "root's logins", cells(section(t, r, SectionLogins)), [][]string{
@@ -303,7 +303,7 @@ func TestFilter(t *testing.T) {
 
 // Pages: Limit and Offset per section, direct logins first across the
 // page boundary, the page clamped to the last.
-func TestPagination(t *testing.T) {
+func TestAuditPagination(t *testing.T) {
 	j := testJournal(t)
 	r := build(t, j, Filter{}, Options{PageSize: 1, Page: map[string]int{SectionLogins: 2, SectionFailedLogins: 2, SectionShell: 3, SectionChanges: 9}})
 	want := map[string][]string{
@@ -333,7 +333,7 @@ func TestPagination(t *testing.T) {
 }
 
 // The text renderer: aligned columns, every section, "(none)" for an empty one.
-func TestWriteText(t *testing.T) {
+func TestAuditText(t *testing.T) {
 	j := testJournal(t)
 	var b bytes.Buffer
 	if err := WriteText(&b, build(t, j, Filter{}, Options{})); err != nil {
@@ -366,7 +366,7 @@ func TestWriteText(t *testing.T) {
 }
 
 // CSV: one header (section, then every section's columns), one record a row.
-func TestWriteCSV(t *testing.T) {
+func TestAuditCSV(t *testing.T) {
 	j := testJournal(t)
 	var b bytes.Buffer
 	if err := WriteCSV(&b, build(t, j, Filter{}, Options{})); err != nil {
@@ -411,7 +411,7 @@ func TestWriteCSV(t *testing.T) {
 }
 
 // JSON: the period, the filter, each section with its typed rows.
-func TestWriteJSON(t *testing.T) {
+func TestAuditJSON(t *testing.T) {
 	j := testJournal(t)
 	var b bytes.Buffer
 	if err := WriteJSON(&b, build(t, j, Filter{User: "root"}, Options{})); err != nil {
@@ -481,7 +481,7 @@ func htmlRows(t *testing.T, page, id string) []map[string]string {
 
 // The web report: the filter form, downloads with the same filter, one
 // page of each section with links to the others.
-func TestHandler(t *testing.T) {
+func TestAuditHandler(t *testing.T) {
 	j := testJournal(t)
 	h := Handler(j, HandlerOptions{Location: cet, Now: func() time.Time { return until }})
 	get := func(q string) *httptest.ResponseRecorder {
@@ -554,7 +554,7 @@ func TestHandler(t *testing.T) {
 	}
 }
 
-func TestParseTime(t *testing.T) {
+func TestAuditParseTime(t *testing.T) {
 	now := time.Date(2026, 11, 10, 12, 0, 0, 0, time.UTC)
 	for in, want := range map[string]time.Time{
 		"":                          {},
