@@ -21,6 +21,12 @@ import (
 // replay releases deterministically), when it has waited the window on the
 // wall clock (Tick), or at Flush. Whatever is released together goes on in
 // event-time order, then arrival order. Every other event passes at once.
+//
+// Mark lets a source save its checkpoint once every event it recorded has
+// been emitted. A checkpoint saved between the two halves of a joined
+// login would, after a crash, have the later half read again alone and
+// counted a second time (or joined to another session): the marks set
+// before a join therefore wait for a later mark, which supersedes them.
 type LoginJoin struct {
 	mu      sync.Mutex
 	window  time.Duration
@@ -31,6 +37,9 @@ type LoginJoin struct {
 	seq     uint64
 	newest  map[string]time.Time // per source: the newest event time seen
 	markers []marker
+	// emitting counts the releases taken from held and not yet emitted:
+	// no marker runs while one is in flight.
+	emitting int
 }
 
 // marker is a function to call once every half held when it was set has
@@ -38,6 +47,10 @@ type LoginJoin struct {
 type marker struct {
 	seq uint64
 	fn  func()
+	// joined: a join happened after the mark was set, so the mark's
+	// position may lie between the joined halves. It runs only at Flush;
+	// before, a later mark that runs drops it.
+	joined bool
 }
 
 type held struct {
@@ -69,13 +82,16 @@ func (j *LoginJoin) Add(e audit.Event) {
 	}
 	if !audit.AwaitsLoginPartner(&e) {
 		// The common case: nothing to hold, nothing copied.
+		if len(out) > 0 {
+			j.emitting++
+		}
 		j.mu.Unlock()
 		for i := range out {
 			j.emit(out[i])
 		}
 		j.emit(e)
 		if len(out) > 0 {
-			j.fireMarkers()
+			j.emitted(false)
 		}
 		return
 	}
@@ -83,6 +99,9 @@ func (j *LoginJoin) Add(e audit.Event) {
 		p := j.held[i].e
 		j.held = slices.Delete(j.held, i, i+1)
 		out = append(out, audit.JoinLogin(e, p))
+		for k := range j.markers {
+			j.markers[k].joined = true
+		}
 	} else {
 		if len(j.held) >= j.max {
 			out = append(out, j.held[0].e)
@@ -91,33 +110,54 @@ func (j *LoginJoin) Add(e audit.Event) {
 		j.seq++
 		j.held = append(j.held, held{e: e, seq: j.seq, arrived: j.now()})
 	}
+	if len(out) > 0 {
+		j.emitting++
+	}
 	j.mu.Unlock()
 	for _, e := range out {
 		j.emit(e)
 	}
 	if len(out) > 0 {
-		j.fireMarkers()
+		j.emitted(false)
 	}
 }
 
 // Mark calls fn once every event added before it has been emitted: at once
 // when no half waits, else when the halves waiting now are released. A
-// source's checkpoint is saved this way, never ahead of the events it covers.
+// source's checkpoint is saved this way, never ahead of the events it
+// covers. A mark set before a login join may be dropped when a later one
+// runs (see LoginJoin): a later checkpoint supersedes it.
 func (j *LoginJoin) Mark(fn func()) {
 	j.mu.Lock()
-	if len(j.held) == 0 && len(j.markers) == 0 {
+	if len(j.held) == 0 && len(j.markers) == 0 && j.emitting == 0 {
 		j.mu.Unlock()
 		fn()
 		return
 	}
 	j.markers = append(j.markers, marker{seq: j.seq, fn: fn})
 	j.mu.Unlock()
-	j.fireMarkers()
+	j.fireMarkers(false)
 }
 
-// fireMarkers calls, in order, the markers whose halves are all released.
-func (j *LoginJoin) fireMarkers() {
+// emitted ends a release that emitted events, then runs the markers it freed.
+func (j *LoginJoin) emitted(flush bool) {
 	j.mu.Lock()
+	j.emitting--
+	j.mu.Unlock()
+	j.fireMarkers(flush)
+}
+
+// fireMarkers calls, in order, the markers whose halves are all released
+// and emitted; a marker set before a join waits for a later one, which
+// drops it, or for Flush.
+func (j *LoginJoin) fireMarkers(flush bool) {
+	j.mu.Lock()
+	if j.emitting > 0 {
+		// Released halves are on their way to the sink; the release
+		// fires the markers once they are there.
+		j.mu.Unlock()
+		return
+	}
 	oldest := uint64(1<<64 - 1)
 	for i := range j.held {
 		oldest = min(oldest, j.held[i].seq)
@@ -126,11 +166,22 @@ func (j *LoginJoin) fireMarkers() {
 	for n < len(j.markers) && j.markers[n].seq < oldest {
 		n++
 	}
-	fire := slices.Clone(j.markers[:n])
+	if !flush {
+		// Up to the last ready marker set after every join.
+		for n > 0 && j.markers[n-1].joined {
+			n--
+		}
+	}
+	var fire []func()
+	for _, m := range j.markers[:n] {
+		if flush || !m.joined {
+			fire = append(fire, m.fn)
+		}
+	}
 	j.markers = slices.Delete(j.markers, 0, n)
 	j.mu.Unlock()
-	for _, m := range fire {
-		m.fn()
+	for _, fn := range fire {
+		fn()
 	}
 }
 
@@ -158,22 +209,24 @@ func (j *LoginJoin) Tick() {
 	j.mu.Lock()
 	deadline := j.now().Add(-j.window)
 	out := j.releaseLocked(func(h *held) bool { return h.arrived.Before(deadline) })
+	j.emitting++
 	j.mu.Unlock()
 	for _, e := range out {
 		j.emit(e)
 	}
-	j.fireMarkers()
+	j.emitted(false)
 }
 
 // Flush releases every waiting half.
 func (j *LoginJoin) Flush() {
 	j.mu.Lock()
 	out := j.releaseLocked(func(*held) bool { return true })
+	j.emitting++
 	j.mu.Unlock()
 	for _, e := range out {
 		j.emit(e)
 	}
-	j.fireMarkers()
+	j.emitted(true)
 }
 
 // Held is the number of waiting halves.

@@ -85,3 +85,72 @@ func TestLoginJoinMark(t *testing.T) {
 		t.Fatalf("after the release: %v, want %v", got, want)
 	}
 }
+
+// A checkpoint never falls between the two halves of a joined login. The
+// vCenter session (page 1) waits for its SSO half; page 1's checkpoint
+// waits with it. The SSO half comes in page 2: page 1's checkpoint, which
+// covers the session but not the SSO half, must not be saved then (nor by
+// a Tick before page 2 ends): after a crash the SSO half alone would be
+// read again, held, and counted a second time or joined to the next
+// session of the user. Page 2's checkpoint supersedes it. Found by the
+// SIGKILL test (e2e TestCrashExactlyOnce): an exporter's own login stored
+// twice, the next one with the first one's address.
+func TestLoginJoinMarkAcrossJoin(t *testing.T) {
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	var got []string
+	j := NewLoginJoin(audit.LoginJoinWindow, 16, func() time.Time { return now }, func(e audit.Event) { got = append(got, "event:"+e.User+"@"+e.ClientIP) })
+	vc := audit.Event{Time: now, Source: audit.SourceVCenter, Kind: audit.KindLogin, Method: audit.MethodVCenter, User: "bob@vsphere.local", ClientIP: "127.0.0.1"}
+	sso := audit.Event{Time: now.Add(time.Second), Source: audit.SourceVCenter, Kind: audit.KindLogin, Method: audit.MethodSSO, User: "bob@vsphere.local", ClientIP: "10.1.2.3"}
+	other := audit.Event{Time: now.Add(2 * time.Second), Source: audit.SourceVCenter, Kind: audit.KindLogout, User: "carol"}
+	for _, e := range []*audit.Event{&vc, &sso, &other} {
+		audit.Normalize(e)
+	}
+	j.Add(vc)
+	j.Mark(func() { got = append(got, "checkpoint1") })
+	j.Add(sso)
+	j.Tick()
+	if want := "[event:bob@vsphere.local@10.1.2.3]"; fmt.Sprint(got) != want {
+		t.Fatalf("after the join: %v, want %v (no checkpoint between the halves)", got, want)
+	}
+	j.Add(other)
+	j.Mark(func() { got = append(got, "checkpoint2") })
+	if want := "[event:bob@vsphere.local@10.1.2.3 event:carol@ checkpoint2]"; fmt.Sprint(got) != want {
+		t.Fatalf("after page 2: %v, want %v", got, want)
+	}
+
+	// A mark set before a join runs at Flush when none follows it.
+	got = nil
+	j.Add(vc)
+	j.Mark(func() { got = append(got, "checkpoint3") })
+	j.Add(sso)
+	j.Flush()
+	if want := "[event:bob@vsphere.local@10.1.2.3 checkpoint3]"; fmt.Sprint(got) != want {
+		t.Fatalf("at flush: %v, want %v", got, want)
+	}
+}
+
+// A mark set while released halves are on their way to the sink (Tick
+// took them under the lock and emits them outside it) runs after them,
+// not before: otherwise a checkpoint would be queued ahead of a half it
+// covers.
+func TestLoginJoinMarkWhileReleasing(t *testing.T) {
+	now := time.Date(2026, 12, 3, 8, 0, 0, 0, time.UTC)
+	var got []string
+	var j *LoginJoin
+	j = NewLoginJoin(audit.LoginJoinWindow, 16, func() time.Time { return now }, func(e audit.Event) {
+		if e.User == "bob@vsphere.local" {
+			// The source's next page ends here, between the release and the emission.
+			j.Mark(func() { got = append(got, "checkpoint2") })
+		}
+		got = append(got, "event:"+e.User)
+	})
+	vc := audit.Event{Time: now, Source: audit.SourceVCenter, Kind: audit.KindLogin, Method: audit.MethodVCenter, User: "bob@vsphere.local", ClientIP: "127.0.0.1"}
+	audit.Normalize(&vc)
+	j.Add(vc)
+	j.Mark(func() { got = append(got, "checkpoint1") })
+	now = now.Add(audit.LoginJoinWindow + time.Second)
+	j.Tick()
+	if want := "[event:bob@vsphere.local checkpoint1 checkpoint2]"; fmt.Sprint(got) != want {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+}
