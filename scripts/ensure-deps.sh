@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the programs the tests (or benchmarks) use when they are missing.
-# Debian packages: prometheus (promtool), bsdutils (logger), gcc (make race), mtail (bench only).
+# Debian packages: prometheus (promtool), bsdutils (logger), gcc (make race), chromium (the /audit browser test), mtail (bench only).
 set -euo pipefail
 what="${1:-test}"
 need=()
@@ -11,6 +11,8 @@ command -v gcc >/dev/null || need+=(gcc libc6-dev)
 # alerts/ and e2e/: amtool and Alertmanager, and the Prometheus server itself.
 command -v amtool >/dev/null && command -v prometheus-alertmanager >/dev/null || need+=(prometheus-alertmanager)
 command -v prometheus >/dev/null || need+=(prometheus)
+# e2e/audit_browser_test.go: headless Chromium loads /audit (--dump-dom, --screenshot).
+command -v chromium >/dev/null || need+=(chromium)
 if [ "$what" = bench ]; then
   command -v mtail >/dev/null || need+=(mtail)
 fi
