@@ -81,9 +81,7 @@ func WriteText(w io.Writer, r *Report) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			bw := bufio.NewWriterSize(&bufs[i], 1<<16)
-			writeSection(bw, s)
-			bw.Flush()
+			writeSection(&bufs[i], s)
 		}()
 	}
 	wg.Wait()
@@ -98,25 +96,26 @@ func WriteText(w io.Writer, r *Report) error {
 	return nil
 }
 
-func writeSection(bw *bufio.Writer, s *Section) {
-	fmt.Fprintf(bw, "\n== %s: %d", s.Title, s.Total)
+func writeSection(b *bytes.Buffer, s *Section) {
+	fmt.Fprintf(b, "\n== %s: %d", s.Title, s.Total)
 	if s.PageSize > 0 && s.Total > s.PageSize {
-		fmt.Fprintf(bw, ", page %d of %d", s.Page, s.Pages())
+		fmt.Fprintf(b, ", page %d of %d", s.Page, s.Pages())
 	}
-	fmt.Fprintf(bw, " (%s) ==\n", s.Note)
+	fmt.Fprintf(b, " (%s) ==\n", s.Note)
 	if s.Len() == 0 {
-		bw.WriteString("(none)\n")
+		b.WriteString("(none)\n")
 		return
 	}
-	writeTable(bw, s)
+	writeTable(b, s)
 }
 
-func writeTable(w *bufio.Writer, s *Section) {
+func writeTable(w *bytes.Buffer, s *Section) {
 	last := len(s.Columns) - 1
-	// Two passes, each formatting the cells: the widths, then the lines
-	// (keeping every cell would hold the whole report twice).
+	// Two passes: the widths (without formatting the cells where the row
+	// knows them), then the lines; keeping every cell would hold the
+	// whole report twice.
 	cells := func(i int) []string {
-		cs := s.Rows.At(i).Cells()
+		cs := s.Rows.cells(i)
 		for k, c := range cs {
 			if c == "" {
 				c = "-"
@@ -135,17 +134,20 @@ func writeTable(w *bufio.Writer, s *Section) {
 		width[i] = textWidth(titles[i])
 	}
 	for i := range s.Len() {
-		row := s.Rows.At(i)
-		if wr, ok := row.(widener); ok {
-			wr.widen(width)
+		if s.Rows.widen(i, width) {
 			continue
 		}
 		for k, c := range cells(i) {
 			width[k] = max(width[k], textWidth(c))
 		}
 	}
+	line := 1
+	for _, n := range width {
+		line += n + 2
+	}
+	w.Grow((s.Len() + 1) * line)
 	pad := strings.Repeat(" ", slices.Max(width)+2)
-	line := func(cs []string) {
+	write := func(cs []string) {
 		for k, c := range cs {
 			w.WriteString(c)
 			if k < last {
@@ -154,9 +156,9 @@ func writeTable(w *bufio.Writer, s *Section) {
 		}
 		w.WriteByte('\n')
 	}
-	line(titles)
+	write(titles)
 	for i := range s.Len() {
-		line(cells(i))
+		write(cells(i))
 	}
 }
 

@@ -167,12 +167,24 @@ type Row interface {
 type Rows interface {
 	Len() int
 	At(i int) Row
+	// cells and widen are At(i).Cells() and At(i).(widener).widen
+	// without boxing the row (false: the row is no widener).
+	cells(i int) []string
+	widen(i int, w []int) bool
 }
 
 type rows[T Row] []T
 
-func (r rows[T]) Len() int     { return len(r) }
-func (r rows[T]) At(i int) Row { return r[i] }
+func (r rows[T]) Len() int             { return len(r) }
+func (r rows[T]) At(i int) Row         { return r[i] }
+func (r rows[T]) cells(i int) []string { return r[i].Cells() }
+func (r rows[T]) widen(i int, w []int) bool {
+	wr, ok := any(&r[i]).(widener) // a pointer: not boxed
+	if ok {
+		wr.widen(w)
+	}
+	return ok
+}
 
 // chain is its slices one after the other, without copying them.
 type chain[T Row] []rows[T]
@@ -186,9 +198,24 @@ func (c chain[T]) Len() int {
 }
 
 func (c chain[T]) At(i int) Row {
+	r, k := c.find(i)
+	return r[k]
+}
+
+func (c chain[T]) cells(i int) []string {
+	r, k := c.find(i)
+	return r.cells(k)
+}
+
+func (c chain[T]) widen(i int, w []int) bool {
+	r, k := c.find(i)
+	return r.widen(k, w)
+}
+
+func (c chain[T]) find(i int) (rows[T], int) {
 	for _, r := range c {
 		if i < len(r) {
-			return r[i]
+			return r, i
 		}
 		i -= len(r)
 	}
@@ -585,6 +612,10 @@ func (b *builder) allLogins(ctx context.Context, q journal.Query, s *Section) er
 			defer wg.Done()
 			qk := q
 			qk.Since, qk.Until = bounds[k+1], bounds[k]
+			// Oldest first, then reversed: SQLite steps to the next row
+			// of the table instead of seeking it when the rows are
+			// consecutive, as logins often are.
+			qk.Desc = false
 			rest[k] = make(rows[Login], 0, int(n)/parts+16)
 			errs[k] = b.j.Scan(ctx, qk, func(r journal.Row) error {
 				if r.Event.Direct {
@@ -594,6 +625,8 @@ func (b *builder) allLogins(ctx context.Context, q journal.Query, s *Section) er
 				}
 				return nil
 			})
+			slices.Reverse(direct[k])
+			slices.Reverse(rest[k])
 		}()
 	}
 	wg.Wait()
