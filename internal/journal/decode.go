@@ -8,12 +8,8 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 )
 
-// eventFields are the JSON names of audit.Event's stored fields; a
-// field's index is its bit in a decode mask.
-var eventFields = []string{"time", "source", "host", "kind", "user", "client_ip", "method", "direct", "outcome", "vm",
-	"source_host", "target_host", "service", "ticket_type", "setting", "command", "action", "path", "operation",
-	"technique", "value", "reason", "object", "cross_vm", "message", "rule"}
-
+// allFields is the decode mask of every stored field of audit.Event: bit
+// i is the field keyIndex numbers i.
 const allFields = 1<<26 - 1
 
 // fieldMask is the mask of the named fields, false for a name that is not

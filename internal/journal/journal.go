@@ -679,7 +679,8 @@ func (j *Journal) Scan(ctx context.Context, q Query, fn func(Row) error) error {
 	if len(q.Columns) > 0 {
 		want = 0
 		for _, f := range q.Columns {
-			col, p, fill := f, any(nil), func(*audit.Event) {}
+			col, p := f, any(nil)
+			var fill func(*audit.Event)
 			switch f {
 			case "time":
 				col, p, fill = "time_ns", &c.ns, func(e *audit.Event) { e.Time = time.Unix(0, c.ns).UTC() }

@@ -524,6 +524,21 @@ func TestAuditHandler(t *testing.T) {
 		t.Error("the page has a script")
 	}
 
+	// page: every section's page; page.<section> overrides it.
+	all := get("since=5h&until=now&page_size=1&page=2&page.consoles=1").Body.String()
+	if l, c, m := htmlRows(t, all, SectionLogins), htmlRows(t, all, SectionConsoles), htmlRows(t, all, SectionMigrations); len(l) != 1 || l[0]["client_ip"] != "172.16.5.5" ||
+		len(c) != 1 || c[0]["vm"] != "db01" || len(m) != 1 || m[0]["vm"] != "web01" {
+		t.Errorf("page=2, page.consoles=1: logins %v consoles %v migrations %v", l, c, m)
+	}
+	head := httptest.NewRecorder()
+	h.ServeHTTP(head, httptest.NewRequest(http.MethodHead, "/audit?since=5h", nil))
+	if head.Code != 200 || head.Body.Len() != 0 || head.Header().Get("Content-Length") == "" {
+		t.Errorf("HEAD: %d, %d bytes, %v", head.Code, head.Body.Len(), head.Header())
+	}
+	if txt := get("since=5h&until=now&format=text").Body.String(); !strings.Contains(txt, "== Migrations: 2 (newest first) ==") {
+		t.Errorf("format=text:\n%s", txt)
+	}
+
 	rec = get("since=5h&kind=vm_migrated&format=csv")
 	if rec.Code != 200 || rec.Header().Get("Content-Type") != "text/csv; charset=utf-8" ||
 		rec.Header().Get("Content-Disposition") != `attachment; filename="vsphere-audit-20261110T090000-20261110T140000.csv"` {
