@@ -48,11 +48,12 @@ unit:
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
-## fuzz: the parse-and-classify, quick-filter and live-skip fuzz targets, seeded from testdata/, for a bounded time.
+## fuzz: the parse-and-classify, quick-filter and live-skip fuzz targets, seeded from testdata/, and the journal's event decoder against encoding/json, for a bounded time.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassify$$' -fuzztime $(FUZZTIME) ./internal/pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickFilter$$' -fuzztime $(FUZZTIME) ./internal/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/pipeline
+	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
 
 test: deps rules fmt-check vet lint unit race fuzz
 

@@ -3,6 +3,7 @@ package journal
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -12,9 +13,18 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 )
 
-type collect struct{ got []audit.Event }
+// collect is a Sink, safe for concurrent use as a Sink must be (Restore
+// records from every core).
+type collect struct {
+	mu  sync.Mutex
+	got []audit.Event
+}
 
-func (c *collect) Record(e audit.Event) { c.got = append(c.got, e) }
+func (c *collect) Record(e audit.Event) {
+	c.mu.Lock()
+	c.got = append(c.got, e)
+	c.mu.Unlock()
+}
 
 func ev(i int, src string) audit.Event {
 	e := audit.Event{Time: time.Date(2026, 11, 1, 10, 0, i, 0, time.UTC), Source: src, Host: "esx01", Kind: audit.KindLogin,
