@@ -186,7 +186,6 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE UNIQUE INDEX IF NOT EXISTS events_uid ON events(uid) WHERE uid IS NOT NULL;
 CREATE INDEX IF NOT EXISTS events_time ON events(time_ns);
 CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind, time_ns);
-CREATE INDEX IF NOT EXISTS events_user_time ON events(user, time_ns);
 CREATE TABLE IF NOT EXISTS checkpoints (
 	name       TEXT PRIMARY KEY,
 	data       BLOB NOT NULL,
@@ -243,14 +242,9 @@ func newMetrics(reg prometheus.Registerer, j *Journal) *jmetrics {
 // Record implements audit.Sink: the event is queued for the next group
 // commit and passed on once stored.
 func (j *Journal) Record(e audit.Event) {
-	// Encoded here, on the caller's goroutine: the writer is one.
-	data, err := json.Marshal(&e)
-	if err != nil {
-		j.fail("append", err)
-		j.next.Record(e)
-		return
-	}
-	j.q <- item{ev: e, data: data}
+	// Encoded here, on the caller's goroutine (the writer is one), without
+	// reflection (appendEvent): this is on the ingest path.
+	j.q <- item{ev: e, data: appendEvent(make([]byte, 0, 256+len(e.Message)), &e)}
 }
 
 // SaveCheckpoint stores a source's checkpoint after every event queued
