@@ -135,7 +135,16 @@ func (s *Server) Listen() error {
 			s.Close()
 			return fmt.Errorf("syslog TLS certificate: %w", err)
 		}
-		l, err := tls.Listen("tcp", s.cfg.TLSAddress, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+		// No session tickets: a TLS 1.3 server sends them after the
+		// handshake, and a sender that writes its messages and closes
+		// without reading leaves them unread, so its kernel resets the
+		// connection and ours discards the messages not yet read.
+		// Syslog senders reconnect rarely; resumption buys nothing.
+		l, err := tls.Listen("tcp", s.cfg.TLSAddress, &tls.Config{
+			Certificates:           []tls.Certificate{cert},
+			MinVersion:             tls.VersionTLS12,
+			SessionTicketsDisabled: true,
+		})
 		if err != nil {
 			s.Close()
 			return fmt.Errorf("syslog TLS listener: %w", err)

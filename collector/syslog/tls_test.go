@@ -12,7 +12,9 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,5 +114,44 @@ func TestTLSConfigErrors(t *testing.T) {
 				t.Fatalf("Listen() = %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// A TLS 1.3 sender that writes and closes at once (python3's ssl, over a
+// real socket) loses nothing. With session tickets enabled the server's
+// tickets sat unread in the client's socket when it closed, the kernel
+// reset the connection, and the server discarded every message.
+func TestTLS13WriteAndClose(t *testing.T) {
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	certFile, keyFile, _ := writeCert(t)
+	s, _, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile})
+	const n = 20
+	script := `
+import socket, ssl, sys
+host, port, ca, n = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4])
+ctx = ssl.create_default_context(cafile=ca)
+ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+ctx.maximum_version = ssl.TLSVersion.TLSv1_3
+for i in range(n):
+    raw = socket.create_connection((host, port))
+    c = ctx.wrap_socket(raw, server_hostname=host)
+    assert c.version() == "TLSv1.3", c.version()
+    c.sendall(b"<38>2023-12-05T17:35:43.320Z esx01 sshd[1]: Accepted password for root from 192.168.127.10 port %d ssh2\n" % i)
+    c.close()
+`
+	host, port, _ := net.SplitHostPort(s.TLSAddr().String())
+	out, err := exec.Command(python, "-c", script, host, port, certFile, strconv.Itoa(n)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("python3 TLS client: %v\n%s", err, out)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for rec.count() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := rec.count(); got != n {
+		t.Fatalf("TLS 1.3 write-and-close: %d of %d messages arrived", got, n)
 	}
 }
