@@ -97,6 +97,56 @@ func (f *family) observe(ts float64, vals ...string) {
 	f.mu.Unlock()
 }
 
+// stateGauge is a state (1 or 0) per label set with the event time of the
+// change that set it. The newest change by event time wins, not the last
+// to arrive: a late "enabled" stamped 10:30 does not undo a "disabled"
+// stamped 11:00 (syslog over UDP, relays and the vCenter replay deliver
+// out of order). At equal times the later arrival wins.
+type stateGauge struct {
+	state *prometheus.GaugeVec
+	time  *prometheus.GaugeVec
+	lim   *labels.Limiter
+
+	mu  sync.Mutex
+	buf []byte
+	ts  map[string]float64 // event time of the current state, by label set
+}
+
+func newStateGauge(reg prometheus.Registerer, o Options, overflow *prometheus.CounterVec, name, tsName, help string, lbls ...string) *stateGauge {
+	g := &stateGauge{
+		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, lbls),
+		time: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: tsName,
+			Help: "Event time of the change that set " + Namespace + "_" + name + "."}, lbls),
+		lim: labels.NewLimiter(Namespace+"_"+name, len(lbls), o.MaxSeries, o.MaxLabelLen, overflow),
+		ts:  map[string]float64{},
+	}
+	reg.MustRegister(g.state, g.time)
+	return g
+}
+
+// set records state v stamped ts unless a newer state is held.
+func (g *stateGauge) set(ts, v float64, vals ...string) {
+	vals = g.lim.Admit(vals)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.buf = g.buf[:0]
+	for _, v := range vals {
+		g.buf = append(g.buf, v...)
+		g.buf = append(g.buf, 0xff)
+	}
+	if prev, ok := g.ts[string(g.buf)]; ok && ts < prev {
+		return
+	}
+	g.ts[string(g.buf)] = ts
+	g.state.WithLabelValues(vals...).Set(v)
+	g.time.WithLabelValues(vals...).Set(ts)
+}
+
+// WithLabelValues returns the state gauge of a label set (for tests).
+func (g *stateGauge) WithLabelValues(vals ...string) prometheus.Gauge {
+	return g.state.WithLabelValues(vals...)
+}
+
 // Sink records audit events as metrics. It implements audit.Sink and
 // is safe for concurrent use.
 type Sink struct {
@@ -109,11 +159,9 @@ type Sink struct {
 	logouts       *family
 	locks         *family
 	services      *family
-	serviceState  *prometheus.GaugeVec
-	serviceLim    *labels.Limiter
+	serviceState  *stateGauge
 	lockdown      *family
-	lockdownState *prometheus.GaugeVec
-	lockdownLim   *labels.Limiter
+	lockdownState *stateGauge
 	consoles      *family
 	migrations    *family
 	commands      *family
@@ -178,16 +226,12 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 		"Time of the newest account lock.", "host", "user")
 	s.services = fam("service_changes", "SSH, ESXi Shell and DCUI enabled or disabled (state).",
 		"Time of the newest change to this state.", "host", "service", "state")
-	s.serviceState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "service_enabled",
-		Help: "1 if the last change seen for the service enabled it, 0 if it disabled it."}, []string{"host", "service"})
-	s.serviceLim = labels.NewLimiter(Namespace+"_service_enabled", 2, o.MaxSeries, o.MaxLabelLen, s.overflow)
-	reg.MustRegister(s.serviceState)
+	s.serviceState = newStateGauge(reg, o, s.overflow, "service_enabled", "service_state_timestamp_seconds",
+		"1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.", "host", "service")
 	s.lockdown = fam("lockdown_changes", "Lockdown mode entered (state=\"enabled\") or left (state=\"disabled\").",
 		"Time of the newest lockdown change to this state.", "host", "state")
-	s.lockdownState = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: "lockdown_enabled",
-		Help: "1 if the last lockdown change seen entered lockdown mode, 0 if it left it."}, []string{"host"})
-	s.lockdownLim = labels.NewLimiter(Namespace+"_lockdown_enabled", 1, o.MaxSeries, o.MaxLabelLen, s.overflow)
-	reg.MustRegister(s.lockdownState)
+	s.lockdownState = newStateGauge(reg, o, s.overflow, "lockdown_enabled", "lockdown_state_timestamp_seconds",
+		"1 if the newest lockdown change seen (by event time) entered lockdown mode, 0 if it left it.", "host")
 	s.consoles = fam("console_opened", "VM console sessions opened (console tickets issued).",
 		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type")
 	s.migrations = fam("vm_migrations", "VM migrations; user=\"DRS\" for DRS-initiated ones.",
@@ -243,14 +287,14 @@ func (s *Sink) Record(e audit.Event) {
 			state, v = "disabled", 0
 		}
 		s.services.observe(ts, e.Host, e.Service, state)
-		s.serviceState.WithLabelValues(s.serviceLim.Admit([]string{e.Host, e.Service})...).Set(v)
+		s.serviceState.set(ts, v, e.Host, e.Service)
 	case audit.KindLockdownEnabled, audit.KindLockdownDisabled:
 		state, v := "enabled", 1.0
 		if e.Kind == audit.KindLockdownDisabled {
 			state, v = "disabled", 0
 		}
 		s.lockdown.observe(ts, e.Host, state)
-		s.lockdownState.WithLabelValues(s.lockdownLim.Admit([]string{e.Host})...).Set(v)
+		s.lockdownState.set(ts, v, e.Host)
 	case audit.KindConsoleOpened:
 		s.consoles.observe(ts, e.Host, e.VM, e.User, e.TicketType)
 	case audit.KindVMMigrated:

@@ -1,6 +1,7 @@
 package metrics
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -75,7 +76,7 @@ func TestServiceEnabledOverflow(t *testing.T) {
 	s, reg := newSink(t, Options{MaxSeries: 1})
 	s.Record(audit.Event{Time: time.Unix(10, 0), Host: "esx01", Kind: audit.KindServiceEnabled, Service: audit.ServiceSSH})
 	s.Record(audit.Event{Time: time.Unix(20, 0), Host: "esx02", Kind: audit.KindServiceDisabled, Service: audit.ServiceSSH})
-	want := `# HELP vsphere_audit_service_enabled 1 if the last change seen for the service enabled it, 0 if it disabled it.
+	want := `# HELP vsphere_audit_service_enabled 1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.
 # TYPE vsphere_audit_service_enabled gauge
 vsphere_audit_service_enabled{host="esx01",service="ssh"} 1
 vsphere_audit_service_enabled{host="__overflow__",service="__overflow__"} 0
@@ -126,7 +127,7 @@ func TestLabelValuesCleaned(t *testing.T) {
 func TestServiceEnabledLabelCleaned(t *testing.T) {
 	s, reg := newSink(t, Options{})
 	s.Record(audit.Event{Time: time.Unix(10, 0), Host: strings.Repeat("h", 130) + "\xff", Kind: audit.KindServiceEnabled, Service: "ssh"})
-	want := `# HELP vsphere_audit_service_enabled 1 if the last change seen for the service enabled it, 0 if it disabled it.
+	want := `# HELP vsphere_audit_service_enabled 1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.
 # TYPE vsphere_audit_service_enabled gauge
 vsphere_audit_service_enabled{host="` + strings.Repeat("h", 128) + `",service="ssh"} 1
 `
@@ -213,7 +214,7 @@ vsphere_audit_service_changes_total{host="esx01",service="ssh",state="enabled"} 
 # TYPE vsphere_audit_service_changes_last_seen_timestamp_seconds gauge
 vsphere_audit_service_changes_last_seen_timestamp_seconds{host="esx01",service="ssh",state="disabled"} 400
 vsphere_audit_service_changes_last_seen_timestamp_seconds{host="esx01",service="ssh",state="enabled"} 300
-# HELP vsphere_audit_service_enabled 1 if the last change seen for the service enabled it, 0 if it disabled it.
+# HELP vsphere_audit_service_enabled 1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.
 # TYPE vsphere_audit_service_enabled gauge
 vsphere_audit_service_enabled{host="esx01",service="ssh"} 0
 `
@@ -343,5 +344,56 @@ func TestFailedAttemptsAreNotChanges(t *testing.T) {
 	}
 	if got := testutil.ToFloat64(s.events.total.WithLabelValues(audit.SourceSyslog, "h", string(audit.KindVMPower))); got != 3 {
 		t.Errorf("events_total = %v, want 3 (every attempt)", got)
+	}
+}
+
+// Finding 3 of issue 11: the state gauges follow event time, not arrival
+// order. "disabled" stamped 11:00 then "enabled" stamped 10:30 (a late
+// delivery) leaves the service disabled, and the state's event time is
+// exposed.
+func TestStateGaugesKeepNewestByEventTime(t *testing.T) {
+	s, reg := newSink(t, Options{})
+	at := func(hh, mm int) time.Time { return time.Date(2026, 12, 3, hh, mm, 0, 0, time.UTC) }
+	s.Record(audit.Event{Time: at(11, 0), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindServiceDisabled, Service: audit.ServiceSSH})
+	s.Record(audit.Event{Time: at(10, 30), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindServiceEnabled, Service: audit.ServiceSSH})
+	s.Record(audit.Event{Time: at(11, 0), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindLockdownEnabled})
+	s.Record(audit.Event{Time: at(10, 30), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindLockdownDisabled})
+	// Another label set is independent of the first.
+	s.Record(audit.Event{Time: at(9, 0), Source: audit.SourceSyslog, Host: "esx02", Kind: audit.KindServiceEnabled, Service: audit.ServiceSSH})
+	t11 := strconv.FormatInt(at(11, 0).Unix(), 10)
+	t9 := strconv.FormatInt(at(9, 0).Unix(), 10)
+	want := `# HELP vsphere_audit_service_enabled 1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.
+# TYPE vsphere_audit_service_enabled gauge
+vsphere_audit_service_enabled{host="esx01",service="ssh"} 0
+vsphere_audit_service_enabled{host="esx02",service="ssh"} 1
+# HELP vsphere_audit_service_state_timestamp_seconds Event time of the change that set vsphere_audit_service_enabled.
+# TYPE vsphere_audit_service_state_timestamp_seconds gauge
+vsphere_audit_service_state_timestamp_seconds{host="esx01",service="ssh"} ` + t11 + `
+vsphere_audit_service_state_timestamp_seconds{host="esx02",service="ssh"} ` + t9 + `
+# HELP vsphere_audit_lockdown_enabled 1 if the newest lockdown change seen (by event time) entered lockdown mode, 0 if it left it.
+# TYPE vsphere_audit_lockdown_enabled gauge
+vsphere_audit_lockdown_enabled{host="esx01"} 1
+# HELP vsphere_audit_lockdown_state_timestamp_seconds Event time of the change that set vsphere_audit_lockdown_enabled.
+# TYPE vsphere_audit_lockdown_state_timestamp_seconds gauge
+vsphere_audit_lockdown_state_timestamp_seconds{host="esx01"} ` + t11 + `
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want),
+		"vsphere_audit_service_enabled", "vsphere_audit_service_state_timestamp_seconds",
+		"vsphere_audit_lockdown_enabled", "vsphere_audit_lockdown_state_timestamp_seconds"); err != nil {
+		t.Error(err)
+	}
+	// Both changes are still counted.
+	if got := testutil.ToFloat64(s.services.total.WithLabelValues("esx01", "ssh", "enabled")); got != 1 {
+		t.Errorf(`service_changes_total{state="enabled"} = %v, want 1`, got)
+	}
+	// A newer event moves the state again; one at the same time as the
+	// current state wins too (arrival order breaks ties).
+	s.Record(audit.Event{Time: at(11, 0), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindServiceEnabled, Service: audit.ServiceSSH})
+	if got := testutil.ToFloat64(s.serviceState.WithLabelValues("esx01", "ssh")); got != 1 {
+		t.Errorf("service_enabled after a tie = %v, want 1", got)
+	}
+	s.Record(audit.Event{Time: at(12, 0), Source: audit.SourceSyslog, Host: "esx01", Kind: audit.KindServiceDisabled, Service: audit.ServiceSSH})
+	if got := testutil.ToFloat64(s.serviceState.WithLabelValues("esx01", "ssh")); got != 0 {
+		t.Errorf("service_enabled after a newer disable = %v, want 0", got)
 	}
 }
