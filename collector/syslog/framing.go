@@ -21,18 +21,56 @@ type frameReader interface {
 	Next() (msg []byte, skipped int, err error)
 }
 
-// newFrameReader detects the framing from the first byte (RFC 6587): a
-// digit starts an octet count ("123 <14>1 ..."), anything else is
-// non-transparent framing with LF as the trailer.
+// newFrameReader detects the framing from the first bytes (RFC 6587): an
+// octet count is digits, a space and the message's "<" ("123 <14>1 ...");
+// anything else is non-transparent framing with LF as the trailer, so a
+// first line without PRI that starts with a digit (a bare timestamp, "123
+// apples") is read as a line, not taken for a frame length.
 func newFrameReader(br *bufio.Reader, max int) (frameReader, string, error) {
-	b, err := br.Peek(1)
+	octet, err := octetCounted(br)
 	if err != nil {
 		return nil, "", err
 	}
-	if b[0] >= '1' && b[0] <= '9' {
+	if octet {
 		return &octetReader{br: br, max: max, buf: make([]byte, 0, 4096)}, "octet-counting", nil
 	}
 	return &lfReader{br: br, max: max}, "non-transparent", nil
+}
+
+// octetCounted peeks at the first bytes, no more than it needs to decide:
+// a sender's first message may be shorter than a full length prefix.
+func octetCounted(br *bufio.Reader) (bool, error) {
+	for n := 1; ; n++ {
+		b, err := br.Peek(n)
+		if len(b) < n {
+			if len(b) > 0 && errors.Is(err, io.EOF) {
+				return false, nil // a short last line
+			}
+			return false, err
+		}
+		c := b[n-1]
+		switch {
+		case n == 1:
+			if c < '1' || c > '9' {
+				return false, nil
+			}
+		case c >= '0' && c <= '9':
+			if n > 9 { // longer than octetReader accepts
+				return false, nil
+			}
+		case c == ' ':
+			b, err := br.Peek(n + 1)
+			if len(b) < n+1 {
+				if len(b) > 0 && errors.Is(err, io.EOF) {
+					return false, nil
+				}
+				return false, err
+			}
+			return b[n] == '<', nil
+		default:
+			return false, nil
+		}
+	}
 }
 
 // octetReader reads RFC 5425 / RFC 6587 §3.4.1 frames: MSG-LEN SP SYSLOG-MSG.

@@ -45,7 +45,13 @@ func TestFraming(t *testing.T) {
 		{name: "octet length over the limit closes", in: "500 <1>x", max: 100, err: ErrTooLong},
 		{name: "garbage after a frame closes", in: "5 <1>abGARBAGE", max: 100, want: []string{"<1>ab"}, err: ErrFraming},
 		{name: "truncated frame closes", in: "50 <1>ab", max: 100, err: ErrFraming},
-		{name: "absurd length closes", in: "1234567890123 x", max: 100, err: ErrFraming},
+		{name: "absurd first length is not octet counting", in: "1234567890123 <1>x", max: 100, want: []string{"1234567890123 <1>x"}},
+		{name: "absurd later length closes", in: "5 <1>ab1234567890123 <1>x", max: 100, want: []string{"<1>ab"}, err: ErrFraming},
+		// Octet counting only when the digits are followed by a space and "<".
+		{name: "first line without PRI starting with a timestamp is LF", in: "2024-05-02T10:00:00Z esx01 app: one\n<2>two\n", max: 100, want: []string{"2024-05-02T10:00:00Z esx01 app: one\n", "<2>two\n"}},
+		{name: "first line of digits and a space, no PRI, is LF", in: "123 not a frame\n<2>two\n", max: 100, want: []string{"123 not a frame\n", "<2>two\n"}},
+		{name: "first line of digits only is LF", in: "42\n", max: 100, want: []string{"42\n"}},
+		{name: "short stream of digits and a space is LF", in: "42 ", max: 100, want: []string{"42 "}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -193,3 +193,45 @@ func TestConnectionLimit(t *testing.T) {
 		t.Errorf("closed for limit = %v, want 1", got)
 	}
 }
+
+// A connection whose first line has no PRI and starts with a digit is read
+// as LF framing: every message arrives. Before, the first digit was taken
+// for an octet count and the connection closed on a framing error.
+func TestFramingDetectionDigitFirstLine(t *testing.T) {
+	for _, first := range []string{
+		"2024-05-02T10:00:00Z esx01 app: first line without PRI",
+		"123 not a frame",
+	} {
+		t.Run(first, func(t *testing.T) {
+			s, h, rec := startServer(t, Config{TCPAddress: "127.0.0.1:0"})
+			c, err := net.Dial("tcp", s.TCPAddr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg := "<38>2023-12-05T17:35:43.320Z esx01 sshd[1]: Accepted password for root from 192.168.127.10 port 58470 ssh2"
+			fmt.Fprintf(c, "%s\n", first)
+			const n = 21
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(c, "%s\n", msg)
+			}
+			c.Close()
+			messages := func() float64 {
+				return testutil.ToFloat64(h.Messages.WithLabelValues(TransportTCP, ResultParsed)) +
+					testutil.ToFloat64(h.Messages.WithLabelValues(TransportTCP, ResultUnparsed))
+			}
+			waitFor(t, "the connection to close", func() bool {
+				return testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "eof"))+
+					testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "framing_error")) == 1
+			})
+			if got := messages(); got != n+1 {
+				t.Errorf("messages counted = %v, want %d", got, n+1)
+			}
+			if got := rec.count(); got < n {
+				t.Errorf("records = %d, want at least %d", got, n)
+			}
+			if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "framing_error")); got != 0 {
+				t.Errorf("closed for framing errors = %v, want 0", got)
+			}
+		})
+	}
+}
