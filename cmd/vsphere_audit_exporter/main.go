@@ -67,7 +67,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd.Flag("syslog.tls.listen-address", "Address for syslog over TLS (RFC 5425; ESXi's ssl://host:port). Empty disables TLS.").Default("").StringVar(&cfg.TLSAddress)
 	serveCmd.Flag("syslog.tls.cert-file", "PEM certificate (chain) for the TLS listener.").StringVar(&cfg.TLSCertFile)
 	serveCmd.Flag("syslog.tls.key-file", "PEM private key for the TLS listener.").StringVar(&cfg.TLSKeyFile)
-	serveCmd.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes; longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
+	serveCmd.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes, in every framing (an LF or CR LF trailer not counted); longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
 	serveCmd.Flag("syslog.udp.readers", "Goroutines reading the UDP socket.").Default("2").IntVar(&cfg.UDPReaders)
 	serveCmd.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max).").Default("8388608").IntVar(&cfg.UDPReceiveBuffer)
 	serveCmd.Flag("syslog.tcp.idle-timeout", "Close TCP/TLS connections that send nothing for this long (0 = never).").Default("1h").DurationVar(&cfg.IdleTimeout)

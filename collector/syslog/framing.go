@@ -122,7 +122,9 @@ func (r *octetReader) Next() ([]byte, int, error) {
 	return r.buf, 0, nil
 }
 
-// lfReader reads LF-terminated messages (RFC 6587 §3.4.2), with a size limit.
+// lfReader reads LF-terminated messages (RFC 6587 §3.4.2), with a size
+// limit. The limit is the one octetReader applies to a frame: at most max
+// bytes of message, the trailer (LF, or CR LF) not counted.
 type lfReader struct {
 	br   *bufio.Reader
 	max  int
@@ -134,17 +136,13 @@ func (r *lfReader) Next() ([]byte, int, error) {
 	for {
 		line, err := r.br.ReadSlice('\n')
 		if err == nil {
-			if len(r.long) == 0 {
-				if len(line) > r.max+2 { // the limit excludes the CR LF trailer
-					skipped++
-					continue
-				}
-				return line, skipped, nil
-			}
-			if len(r.long)+len(line) > r.max {
+			if len(r.long)+len(line)-r.trailer(line) > r.max {
 				r.long = r.long[:0]
 				skipped++
 				continue
+			}
+			if len(r.long) == 0 {
+				return line, skipped, nil
 			}
 			r.long = append(r.long, line...)
 			out := r.long
@@ -152,7 +150,8 @@ func (r *lfReader) Next() ([]byte, int, error) {
 			return out, skipped, nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
-			if len(r.long)+len(line) > r.max {
+			// +1: this chunk may end in the CR of a CR LF trailer.
+			if len(r.long)+len(line) > r.max+1 {
 				// Too long: discard up to the next LF, then resynchronize.
 				if derr := r.discardLine(); derr != nil {
 					return nil, skipped + 1, derr
@@ -178,6 +177,18 @@ func (r *lfReader) Next() ([]byte, int, error) {
 		}
 		return nil, skipped, err
 	}
+}
+
+// trailer returns the length of the trailer of a line ending in LF that
+// continues r.long: 1 for LF, 2 for CR LF.
+func (r *lfReader) trailer(line []byte) int {
+	switch {
+	case len(line) >= 2 && line[len(line)-2] == '\r':
+		return 2
+	case len(line) == 1 && len(r.long) > 0 && r.long[len(r.long)-1] == '\r':
+		return 2
+	}
+	return 1
 }
 
 func (r *lfReader) discardLine() error {

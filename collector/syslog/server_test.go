@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -233,5 +234,61 @@ func TestFramingDetectionDigitFirstLine(t *testing.T) {
 				t.Errorf("closed for framing errors = %v, want 0", got)
 			}
 		})
+	}
+}
+
+// One size rule for every framing: a message of exactly
+// --syslog.max-message-size bytes is accepted, one byte more is dropped and
+// counted oversize; an LF or CR LF trailer is not part of the message.
+// Before, LF framing accepted max+1 bytes (the limit allowed for a CR LF
+// even after a bare LF).
+func TestMessageSizeLimitEveryFraming(t *testing.T) {
+	const max = 200
+	msg := func(size int) string {
+		m := "<14>1 2024-01-01T00:00:00Z h app - - - "
+		return m + strings.Repeat("x", size-len(m))
+	}
+	small := "<14>1 2024-01-01T00:00:00Z h app - - - fine"
+	for _, framing := range []string{"octet", "lf", "crlf"} {
+		for _, size := range []int{max, max + 1} {
+			t.Run(fmt.Sprintf("%s/%d", framing, size), func(t *testing.T) {
+				s, h, rec := startServer(t, Config{TCPAddress: "127.0.0.1:0", MaxMessageSize: max})
+				c, err := net.Dial("tcp", s.TCPAddr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := msg(size)
+				if len(m) != size {
+					t.Fatalf("built a %d-byte message, want %d", len(m), size)
+				}
+				switch framing {
+				case "octet":
+					fmt.Fprintf(c, "%d %s%d %s", len(m), m, len(small), small)
+				case "lf":
+					fmt.Fprintf(c, "%s\n%s\n", m, small)
+				case "crlf":
+					fmt.Fprintf(c, "%s\r\n%s\r\n", m, small)
+				}
+				c.Close()
+				waitFor(t, "the connection to close", func() bool {
+					return testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "eof"))+
+						testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTCP, "oversize")) == 1
+				})
+				oversize := testutil.ToFloat64(h.Messages.WithLabelValues(TransportTCP, ResultOversize))
+				big := 0
+				for _, r := range rec.recs {
+					if strings.HasPrefix(r.Body, "xxx") {
+						big++
+					}
+				}
+				if size <= max {
+					if big != 1 || oversize != 0 {
+						t.Errorf("%d-byte message (limit %d): accepted %d, oversize %v; want accepted 1, oversize 0", size, max, big, oversize)
+					}
+				} else if big != 0 || oversize != 1 {
+					t.Errorf("%d-byte message (limit %d): accepted %d, oversize %v; want accepted 0, oversize 1", size, max, big, oversize)
+				}
+			})
+		}
 	}
 }
