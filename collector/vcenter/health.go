@@ -13,7 +13,7 @@ const namespace = labels.Namespace
 
 // ErrorReasons are the reasons of vsphere_audit_vcenter_errors_total: a
 // fixed vocabulary.
-var ErrorReasons = []string{"login", "tls", "network", "not_authenticated", "collector_lost", "checkpoint", "inventory", "other"}
+var ErrorReasons = []string{"login", "tls", "network", "not_authenticated", "collector_lost", "checkpoint", "checkpoint_ahead", "inventory", "other"}
 
 // Health holds the metrics of the vCenter API path: the tailers'
 // health and the hosts' live service and lockdown state. Methods are safe
@@ -40,7 +40,7 @@ func NewHealth(reg prometheus.Registerer) *Health {
 		EventsRead: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "vcenter", Name: "events_read_total",
 			Help: "Events read from the vCenter's event history, by event class or id (\"other\" for classes the exporter does not map)."}, []string{"vcenter", "type"}),
 		Errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "vcenter", Name: "errors_total",
-			Help: "Errors talking to the vCenter, by reason (login, tls, network, not_authenticated, collector_lost, checkpoint, inventory, other)."}, []string{"vcenter", "reason"}),
+			Help: "Errors talking to the vCenter, by reason (login, tls, network, not_authenticated, collector_lost, checkpoint, checkpoint_ahead, inventory, other; checkpoint_ahead: the checkpoint was ahead of the vCenter's clock and the tailer resumed from the vCenter's time minus 10m)."}, []string{"vcenter", "reason"}),
 		LastEvent: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "vcenter", Name: "last_event_timestamp_seconds",
 			Help: "Creation time (vCenter clock) of the newest event read from the vCenter."}, []string{"vcenter"}),
 		Checkpoint: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "vcenter", Name: "checkpoint_timestamp_seconds",

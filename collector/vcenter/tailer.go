@@ -290,13 +290,16 @@ func (t *Tailer) connect(ctx context.Context) error {
 	t.mu.Lock()
 	t.vc, t.ka = vc, ka
 	t.mu.Unlock()
+	now, err := methods.GetCurrentTime(ctx, vc)
+	if err != nil {
+		return err
+	}
+	if !t.cp.IsZero() && t.cp.CreatedTime.After(*now) {
+		t.checkpointAhead(*now)
+	}
 	begin := t.cp.CreatedTime // inclusive: Seen drops what was recorded
 	if t.cp.IsZero() {
 		if t.begin.IsZero() {
-			now, err := methods.GetCurrentTime(ctx, vc)
-			if err != nil {
-				return err
-			}
 			t.begin = now.Add(-t.cfg.Lookback)
 		}
 		begin = t.begin
@@ -318,6 +321,35 @@ func (t *Tailer) connect(ctx context.Context) error {
 	t.hc = hc
 	t.mu.Unlock()
 	return nil
+}
+
+// CheckpointAheadMargin is how far before the vCenter's current time the
+// tailer resumes when its checkpoint is ahead of that time.
+const CheckpointAheadMargin = 10 * time.Minute
+
+// checkpointAhead handles a checkpoint newer than the vCenter's current
+// time now: the vCenter's clock was set back (or the checkpoint belongs
+// to another vCenter). Every new event would be older than the checkpoint
+// and dropped as recorded, silently, with vcenter_up 1. So the tailer
+// warns, counts it (reason checkpoint_ahead) and resumes from now minus
+// CheckpointAheadMargin. Events read again are recorded again; the journal
+// keeps each vCenter event once (journal.UID).
+func (t *Tailer) checkpointAhead(now time.Time) {
+	old := t.cp.CreatedTime
+	cp := Checkpoint{VCenter: t.cp.VCenter, CreatedTime: now.Add(-CheckpointAheadMargin)}
+	t.health.Error(t.cfg.Name, "checkpoint_ahead")
+	t.log.Warn("the vCenter checkpoint is ahead of the vCenter's clock (was its clock set back?); resuming from the vCenter's time minus a margin",
+		"checkpoint", old, "vcenter_time", now, "resume_from", cp.CreatedTime, "ahead", old.Sub(now).Round(time.Second))
+	t.mu.Lock()
+	t.cp = cp
+	t.mu.Unlock()
+	t.health.SetCheckpoint(t.cfg.Name, float64(cp.CreatedTime.UnixNano())/1e9)
+	if t.store != nil {
+		if err := t.store.Save(t.cfg.Name, cp); err != nil {
+			t.health.Error(t.cfg.Name, "checkpoint")
+			t.log.Error("cannot save the vCenter checkpoint", "store", t.store, "err", err)
+		}
+	}
 }
 
 // disconnect forgets the session; polite destroys the collector and logs

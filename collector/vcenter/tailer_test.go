@@ -630,3 +630,40 @@ func TestInventory(t *testing.T) {
 	}
 	check(h.LockdownMode, 1, "vc", h1, "lockdownNormal")
 }
+
+// TestCheckpointAhead (issue 11, finding 7): a checkpoint an hour ahead of
+// the vCenter's clock (the vCenter's clock was set back) made the tailer
+// drop every event while vcenter_up was 1. It is detected at connect,
+// counted, and the tailer resumes from the vCenter's time minus a margin.
+func TestCheckpointAhead(t *testing.T) {
+	s := newSim(t, "")
+	cfg := s.config(t)
+	future := time.Now().Add(time.Hour)
+	ahead := Checkpoint{VCenter: cfg.Name, CreatedTime: future, Keys: []int32{1}}
+	if err := ahead.Save(CheckpointFile(cfg.StateDir, cfg.Name)); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	reg := prometheus.NewRegistry()
+	health := NewHealth(reg)
+	tl := NewTailer(cfg, rec, health, quietLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, 10*time.Second, "up", func() bool { return testutil.ToFloat64(health.Up.WithLabelValues(cfg.Name)) == 1 })
+	p := &producer{keys: map[string]bool{}}
+	p.run(s, 30, 0)
+	waitAll(t, p, rec, 10*time.Second)
+	checkExactlyOnce(t, p, rec.snapshot())
+	if n := testutil.ToFloat64(health.Errors.WithLabelValues(cfg.Name, "checkpoint_ahead")); n != 1 {
+		t.Errorf(`errors{reason="checkpoint_ahead"} = %v, want 1`, n)
+	}
+	if cp := tl.Checkpoint(); !cp.CreatedTime.Before(future) {
+		t.Errorf("checkpoint still at %v, ahead of the vCenter", cp.CreatedTime)
+	}
+	cp, err := LoadCheckpoint(CheckpointFile(cfg.StateDir, cfg.Name))
+	if err != nil || !cp.CreatedTime.Before(future) {
+		t.Errorf("saved checkpoint %v (%v), want it moved back", cp.CreatedTime, err)
+	}
+}
