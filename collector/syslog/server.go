@@ -48,6 +48,10 @@ type Config struct {
 	UDPReceiveBuffer int
 	// IdleTimeout closes TCP/TLS connections that send nothing for this long (0: never).
 	IdleTimeout time.Duration
+	// TLSHandshakeTimeout closes TLS connections whose handshake has not
+	// completed this long after accept, so that stalled handshakes do not
+	// hold connection slots for the idle timeout (0: 10s).
+	TLSHandshakeTimeout time.Duration
 	// MaxConnections caps concurrent TCP+TLS connections.
 	MaxConnections int
 	// Parser options for every connection's parser.
@@ -93,6 +97,9 @@ func New(cfg Config, logger *slog.Logger, health *Health, handle Handler) *Serve
 	}
 	if cfg.MaxConnections <= 0 {
 		cfg.MaxConnections = 1024
+	}
+	if cfg.TLSHandshakeTimeout <= 0 {
+		cfg.TLSHandshakeTimeout = 10 * time.Second
 	}
 	return &Server{cfg: cfg, log: logger, health: health, handle: handle, connSem: make(chan struct{}, cfg.MaxConnections)}
 }
@@ -352,9 +359,7 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 	defer g.Dec()
 	closed := s.health.ConnectionsClosed
 	if tc, ok := c.(*tls.Conn); ok {
-		if s.cfg.IdleTimeout > 0 {
-			c.SetDeadline(time.Now().Add(s.cfg.IdleTimeout))
-		}
+		c.SetDeadline(time.Now().Add(s.cfg.TLSHandshakeTimeout))
 		if err := tc.Handshake(); err != nil {
 			closed.WithLabelValues(transport, "tls_handshake").Inc()
 			s.log.Debug("TLS handshake failed", "remote", c.RemoteAddr(), "err", err)

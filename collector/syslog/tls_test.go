@@ -155,3 +155,45 @@ for i in range(n):
 		t.Fatalf("TLS 1.3 write-and-close: %d of %d messages arrived", got, n)
 	}
 }
+
+// Stalled TLS handshakes (TCP connect, then nothing) are closed within the
+// handshake timeout, not the idle timeout, counted as tls_handshake, and
+// their slots freed for real senders. Before, the 1 h idle timeout covered
+// the handshake: 60 stalled connections held every slot for an hour.
+func TestTLSHandshakeTimeout(t *testing.T) {
+	certFile, keyFile, pool := writeCert(t)
+	const n = 60
+	const timeout = 500 * time.Millisecond
+	s, h, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile,
+		MaxConnections: n, IdleTimeout: time.Hour, TLSHandshakeTimeout: timeout})
+	start := time.Now()
+	for i := 0; i < n; i++ {
+		c, err := net.Dial("tcp", s.TLSAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+	}
+	waitFor(t, "the stalled connections to take every slot", func() bool {
+		return testutil.ToFloat64(h.Connections.WithLabelValues(TransportTLS)) == n
+	})
+	waitFor(t, "the stalled handshakes to be closed", func() bool {
+		return testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTLS, "tls_handshake")) == n
+	})
+	if elapsed := time.Since(start); elapsed > timeout+2*time.Second {
+		t.Errorf("stalled handshakes closed after %v, handshake timeout %v", elapsed, timeout)
+	}
+	waitFor(t, "the slots to be freed", func() bool {
+		return testutil.ToFloat64(h.Connections.WithLabelValues(TransportTLS)) == 0
+	})
+	if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTLS, "limit")); got != 0 {
+		t.Errorf("closed for limit = %v, want 0", got)
+	}
+	c, err := tls.Dial("tcp", s.TLSAddr().String(), &tls.Config{RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(c, "<38>2023-12-05T17:35:43.320Z esx01 sshd[1]: Accepted password for root from 192.168.127.10 port 58470 ssh2\n")
+	c.Close()
+	waitFor(t, "a real sender's message", func() bool { return rec.count() == 1 })
+}
