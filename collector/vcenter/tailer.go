@@ -56,8 +56,13 @@ type Config struct {
 	// 5x while idle (default 1s).
 	PollInterval time.Duration
 	// RetryMin and RetryMax bound the exponential backoff while the
-	// vCenter is unreachable or refuses the login (default 1s, 2m).
+	// vCenter is unreachable or failing (default 1s, 2m).
 	RetryMin, RetryMax time.Duration
+	// LoginRetryMin and LoginRetryMax bound the backoff after the vCenter
+	// refused the login (InvalidLogin, NotAuthenticated or NoPermission
+	// at login; default 1m, 15m): retrying a wrong password every few
+	// seconds can lock the service account.
+	LoginRetryMin, LoginRetryMax time.Duration
 	// PageSize of ReadNextEvents (default and maximum 1000).
 	PageSize int32
 	// Keepalive is the session keepalive interval (default 5m).
@@ -72,6 +77,12 @@ func DefaultName(u *url.URL) string {
 	}
 	return u.Host
 }
+
+// The defaults of Config.LoginRetryMin and LoginRetryMax.
+const (
+	DefaultLoginRetryMin = time.Minute
+	DefaultLoginRetryMax = 15 * time.Minute
+)
 
 // Validate checks c and fills its defaults.
 func (c *Config) Validate() error {
@@ -115,6 +126,12 @@ func (c *Config) Validate() error {
 	}
 	if c.RetryMax < c.RetryMin {
 		c.RetryMax = max(2*time.Minute, c.RetryMin)
+	}
+	if c.LoginRetryMin <= 0 {
+		c.LoginRetryMin = DefaultLoginRetryMin
+	}
+	if c.LoginRetryMax < c.LoginRetryMin {
+		c.LoginRetryMax = max(DefaultLoginRetryMax, c.LoginRetryMin)
 	}
 	if c.PageSize <= 0 || c.PageSize > 1000 {
 		c.PageSize = 1000
@@ -200,13 +217,12 @@ func (t *Tailer) Run(ctx context.Context) error {
 		}
 	}
 	defer t.disconnect(true)
-	retry, readFails, idle := 0, 0, 0
+	retry, readFails, loginFails, idle := 0, 0, 0, 0
+	var wait time.Duration // before the next connection attempt
 	for ctx.Err() == nil {
 		if t.hc == nil {
-			if retry > 0 {
-				if !sleep(ctx, t.backoff(retry)) {
-					break
-				}
+			if !sleep(ctx, wait) {
+				break
 			}
 			t.Attempts.Add(1)
 			if err := t.connect(ctx); err != nil {
@@ -216,11 +232,22 @@ func (t *Tailer) Run(ctx context.Context) error {
 				reason := Reason(err)
 				t.health.Error(t.cfg.Name, reason)
 				t.health.SetUp(t.cfg.Name, false)
-				retry++
-				t.log.Warn("cannot read vCenter events", "url", t.cfg.URL.Redacted(), "reason", reason, "hint", hints[reason], "err", err, "retry_in", t.backoff(retry))
+				if LoginRejected(err) {
+					// Not a network error: the same password fails again,
+					// and each try counts toward the account's lockout.
+					loginFails++
+					wait = t.loginBackoff(loginFails)
+					t.log.Error("the vCenter refused the login; retrying in minutes so as not to lock the account",
+						"url", t.cfg.URL.Redacted(), "user", t.cfg.User, "reason", reason, "hint", hints[reason], "err", err, "failures", loginFails, "retry_in", wait)
+				} else {
+					retry++
+					wait = t.backoff(retry)
+					t.log.Warn("cannot read vCenter events", "url", t.cfg.URL.Redacted(), "reason", reason, "hint", hints[reason], "err", err, "retry_in", wait)
+				}
 				t.disconnect(false)
 				continue
 			}
+			loginFails, wait = 0, 0
 			t.health.SetUp(t.cfg.Name, true)
 			t.log.Info("reading vCenter events", "url", t.cfg.URL.Redacted())
 		}
@@ -237,6 +264,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			// The first reconnect is immediate; repeated failures back off.
 			retry = readFails
 			readFails++
+			wait = t.backoff(retry)
 			continue
 		}
 		retry, readFails = 0, 0
@@ -266,6 +294,22 @@ func (t *Tailer) backoff(retry int) time.Duration {
 	return min(d, t.cfg.RetryMax)
 }
 
+// loginBackoff is the wait after the n-th login refused in a row:
+// LoginRetryMin doubling up to LoginRetryMax.
+func (t *Tailer) loginBackoff(n int) time.Duration {
+	lo, hi := t.cfg.LoginRetryMin, t.cfg.LoginRetryMax
+	if lo <= 0 {
+		lo = DefaultLoginRetryMin
+	}
+	if hi < lo {
+		hi = max(DefaultLoginRetryMax, lo)
+	}
+	if n <= 1 {
+		return lo
+	}
+	return min(lo<<min(n-1, 20), hi)
+}
+
 // connect logs in and creates the history collector from the checkpoint.
 func (t *Tailer) connect(ctx context.Context) error {
 	sc := soap.NewClient(t.cfg.URL, t.cfg.Insecure)
@@ -285,7 +329,7 @@ func (t *Tailer) connect(ctx context.Context) error {
 	ka := keepalive.NewHandlerSOAP(vc.RoundTripper, t.cfg.Keepalive, nil)
 	vc.RoundTripper = ka
 	if err := session.NewManager(vc).Login(ctx, url.UserPassword(t.cfg.User, t.cfg.Password)); err != nil {
-		return err
+		return loginError{err}
 	}
 	t.mu.Lock()
 	t.vc, t.ka = vc, ka
@@ -430,6 +474,22 @@ type tlsConfigError struct{ error }
 
 func (e tlsConfigError) Unwrap() error { return e.error }
 
+// loginError is an error of the Login call.
+type loginError struct{ error }
+
+func (e loginError) Unwrap() error { return e.error }
+
+// LoginRejected reports whether err is the vCenter refusing the login
+// itself (a wrong user or password, an account locked or without
+// permission), not a failure to reach it.
+func LoginRejected(err error) bool {
+	var le loginError
+	if !errors.As(err, &le) {
+		return false
+	}
+	return fault.Is(err, &types.InvalidLogin{}) || fault.Is(err, &types.NotAuthenticated{}) || fault.Is(err, &types.NoPermission{})
+}
+
 // Reason classifies an error for vsphere_audit_vcenter_errors_total.
 func Reason(err error) string {
 	var (
@@ -443,7 +503,7 @@ func Reason(err error) string {
 		ne  net.Error
 	)
 	switch {
-	case fault.Is(err, &types.InvalidLogin{}) || fault.Is(err, &types.NoPermission{}):
+	case fault.Is(err, &types.InvalidLogin{}) || fault.Is(err, &types.NoPermission{}) || LoginRejected(err):
 		return "login"
 	case fault.Is(err, &types.NotAuthenticated{}):
 		return "not_authenticated"

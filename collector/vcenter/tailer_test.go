@@ -2,6 +2,7 @@ package vcenter
 
 import (
 	"context"
+	"errors"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 	"math/rand/v2"
 	"net"
@@ -537,7 +538,6 @@ func TestFailures(t *testing.T) {
 		mod    func(*Config)
 		reason string
 	}{
-		{"wrong password", func(c *Config) { c.Password = "wrong" }, "login"},
 		{"wrong thumbprint", func(c *Config) {
 			c.Thumbprint = "AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33:44:55:66:77:88:99"
 		}, "tls"},
@@ -665,5 +665,88 @@ func TestCheckpointAhead(t *testing.T) {
 	cp, err := LoadCheckpoint(CheckpointFile(cfg.StateDir, cfg.Name))
 	if err != nil || !cp.CreatedTime.Before(future) {
 		t.Errorf("saved checkpoint %v (%v), want it moved back", cp.CreatedTime, err)
+	}
+}
+
+// TestLoginRejectedBacksOff (issue 11, finding 9): a rejected password was
+// retried at the network backoff (here 50 ms doubling to 400 ms; 1, 2, 4,
+// 8, 16 s by default), which can lock the service account. A login the
+// vCenter refuses now waits LoginRetryMin (1 minute) before the next try.
+func TestLoginRejectedBacksOff(t *testing.T) {
+	s := newSim(t, "")
+	cfg := s.config(t)
+	cfg.Password = "wrong"
+	reg := prometheus.NewRegistry()
+	health := NewHealth(reg)
+	tl := NewTailer(cfg, &recorder{}, health, quietLogger())
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := tl.Run(ctx)
+	if time.Since(start) < 2900*time.Millisecond {
+		t.Errorf("Run returned early: %v", err)
+	}
+	if n := tl.Attempts.Load(); n < 1 || n > 2 {
+		t.Errorf("%d login attempts in 3s, want 1 or 2 (a rejected login waits minutes)", n)
+	}
+	if got := testutil.ToFloat64(health.Errors.WithLabelValues(cfg.Name, "login")); got != 1 {
+		t.Errorf(`errors{reason="login"} = %v, want 1`, got)
+	}
+	for _, r := range ErrorReasons {
+		if r != "login" && testutil.ToFloat64(health.Errors.WithLabelValues(cfg.Name, r)) != 0 {
+			t.Errorf("errors{reason=%s} counted too", r)
+		}
+	}
+	if testutil.ToFloat64(health.Up.WithLabelValues(cfg.Name)) != 0 {
+		t.Error("up = 1")
+	}
+}
+
+// The backoff after a refused login starts at a minute and doubles to 15
+// minutes; the network backoff is unchanged.
+func TestLoginBackoff(t *testing.T) {
+	cfg := Config{URL: &url.URL{Scheme: "https", Host: "vc.example.com"}, User: "u", Password: "p"}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	tl := &Tailer{cfg: cfg}
+	for n, want := range map[int]time.Duration{
+		1: time.Minute, 2: 2 * time.Minute, 3: 4 * time.Minute, 4: 8 * time.Minute,
+		5: 15 * time.Minute, 6: 15 * time.Minute, 100: 15 * time.Minute,
+	} {
+		if got := tl.loginBackoff(n); got != want {
+			t.Errorf("loginBackoff(%d) = %v, want %v", n, got, want)
+		}
+		if got := tl.loginBackoff(n); got < time.Minute {
+			t.Errorf("loginBackoff(%d) = %v, under a minute", n, got)
+		}
+	}
+	if got := tl.backoff(1); got != time.Second {
+		t.Errorf("network backoff(1) = %v, want 1s", got)
+	}
+	// Only a refusal of the Login call backs off to minutes.
+	invalid := soap.WrapSoapFault(&soap.Fault{Detail: struct {
+		Fault types.AnyType `xml:",any,typeattr"`
+	}{Fault: &types.InvalidLogin{}}})
+	notAuth := soap.WrapSoapFault(&soap.Fault{Detail: struct {
+		Fault types.AnyType `xml:",any,typeattr"`
+	}{Fault: &types.NotAuthenticated{}}})
+	for _, c := range []struct {
+		name   string
+		err    error
+		want   bool
+		reason string
+	}{
+		{"InvalidLogin at login", loginError{invalid}, true, "login"},
+		{"NotAuthenticated at login", loginError{notAuth}, true, "login"},
+		{"NotAuthenticated on a read", notAuth, false, "not_authenticated"},
+		{"network error at login", loginError{&url.Error{Op: "Post", URL: "https://vc/sdk", Err: &net.OpError{Op: "dial", Err: errors.New("connection refused")}}}, false, "network"},
+	} {
+		if got := LoginRejected(c.err); got != c.want {
+			t.Errorf("%s: LoginRejected = %v, want %v", c.name, got, c.want)
+		}
+		if got := Reason(c.err); got != c.reason {
+			t.Errorf("%s: Reason = %q, want %q", c.name, got, c.reason)
+		}
 	}
 }
