@@ -123,7 +123,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		}
 		logger.Info("journal open; counters restored from it", "path", jpath, "events", n, "took", time.Since(begin).Round(time.Millisecond))
 		if o.demo && !o.journalGiven {
-			logger.Info("demo: the audit report is at /audit on the web address; from a shell: "+name+" report --journal.path="+jpath+" --since=1h (the demo journal is removed at exit; keep one with --journal.path)")
+			logger.Info("demo: the audit report is at /audit on the web address; from a shell: " + name + " report --journal.path=" + jpath + " --since=1h (the demo journal is removed at exit; keep one with --journal.path)")
 		}
 		pipeSink = jr
 	} else {
