@@ -726,9 +726,11 @@ func TestLoginBackoff(t *testing.T) {
 	}
 	// Only a refusal of the Login call backs off to minutes.
 	invalid := soap.WrapSoapFault(&soap.Fault{Detail: struct {
+		//lint:ignore SA5008 govmomi's vim25/xml fork has the typeattr option (as soap.Fault's own Detail does)
 		Fault types.AnyType `xml:",any,typeattr"`
 	}{Fault: &types.InvalidLogin{}}})
 	notAuth := soap.WrapSoapFault(&soap.Fault{Detail: struct {
+		//lint:ignore SA5008 govmomi's vim25/xml fork has the typeattr option (as soap.Fault's own Detail does)
 		Fault types.AnyType `xml:",any,typeattr"`
 	}{Fault: &types.NotAuthenticated{}}})
 	for _, c := range []struct {
