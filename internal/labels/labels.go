@@ -75,10 +75,19 @@ func (l *Limiter) Admit(vals []string) []string {
 	return vals
 }
 
-// Clean makes v a bounded, valid UTF-8 label value.
+// Clean makes v a bounded, valid UTF-8 label value without control bytes
+// (below 0x20, and 0x7f), which are stripped.
 func Clean(v string, maxLen int) string {
 	if !utf8.ValidString(v) {
 		v = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	if strings.IndexFunc(v, isControl) >= 0 {
+		v = strings.Map(func(r rune) rune {
+			if isControl(r) {
+				return -1
+			}
+			return r
+		}, v)
 	}
 	if len(v) > maxLen {
 		cut := maxLen
@@ -89,6 +98,8 @@ func Clean(v string, maxLen int) string {
 	}
 	return v
 }
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // Bounds are the caps every limited metric of one process shares, and the
 // counter of the samples that overflowed them.
