@@ -210,6 +210,7 @@ func (t *Tailer) Run(ctx context.Context) error {
 			t.health.Error(t.cfg.Name, "checkpoint")
 			t.log.Error("unreadable vCenter checkpoint; starting from the vCenter's current time", "store", t.store, "err", err)
 		}
+		cp.VCenter = t.cfg.Name // the file names its vCenter
 		t.cp = cp
 		if !cp.IsZero() {
 			t.health.SetCheckpoint(t.cfg.Name, float64(cp.CreatedTime.UnixNano())/1e9)

@@ -752,3 +752,32 @@ func TestLoginBackoff(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointNamesVCenter (issue 11, finding 12): the saved checkpoint
+// file's vcenter field was always empty; it names the vCenter.
+func TestCheckpointNamesVCenter(t *testing.T) {
+	s := newSim(t, "")
+	cfg := s.config(t)
+	rec := &recorder{}
+	health := NewHealth(prometheus.NewRegistry())
+	tl := NewTailer(cfg, rec, health, quietLogger())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tl.Run(ctx) }()
+	waitFor(t, 10*time.Second, "up", func() bool { return testutil.ToFloat64(health.Up.WithLabelValues(cfg.Name)) == 1 })
+	p := &producer{keys: map[string]bool{}}
+	p.run(s, 5, 0)
+	waitAll(t, p, rec, 10*time.Second)
+	cancel()
+	<-done
+	cp, err := LoadCheckpoint(CheckpointFile(cfg.StateDir, cfg.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp.IsZero() {
+		t.Fatal("no checkpoint saved")
+	}
+	if cp.VCenter != cfg.Name {
+		t.Errorf("saved checkpoint's vcenter = %q, want %q", cp.VCenter, cfg.Name)
+	}
+}
