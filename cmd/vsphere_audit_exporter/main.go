@@ -129,6 +129,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	for _, w := range vcf.Warnings() {
+		logger.Warn(w)
+	}
 	knownVCs, err := audit.ParseVCenterAddrs(*vcAddrs)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: --vcenter.address: %v\n", name, err)

@@ -99,3 +99,32 @@ func TestOptions(t *testing.T) {
 		}
 	}
 }
+
+// TestPasswordFileMode (issue 11, finding 12): a password file readable by
+// its group or others was accepted silently; it is now a warning (the
+// exporter still starts).
+func TestPasswordFileMode(t *testing.T) {
+	pw := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(pw, []byte("Sup3rSecret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := Options{URLs: []string{"https://ro@vc1.example.com/sdk"}, PasswordFile: pw, StateDir: t.TempDir()}
+	for _, c := range []struct {
+		mode os.FileMode
+		warn bool
+	}{{0o600, false}, {0o400, false}, {0o640, true}, {0o604, true}, {0o644, true}} {
+		if err := os.Chmod(pw, c.mode); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := o.Configs(func(string) string { return "" }); err != nil {
+			t.Errorf("mode %04o: %v, want it accepted", c.mode, err)
+		}
+		w := o.Warnings()
+		if got := len(w) == 1 && strings.Contains(w[0], "--vcenter.password-file") && !strings.Contains(w[0], "Sup3rSecret"); got != c.warn {
+			t.Errorf("mode %04o: warnings %q, want a warning: %v", c.mode, w, c.warn)
+		}
+		if !c.warn && len(w) != 0 {
+			t.Errorf("mode %04o: warnings %q, want none", c.mode, w)
+		}
+	}
+}

@@ -31,6 +31,18 @@ type Options struct {
 	InventoryInterval time.Duration
 }
 
+// Warnings reports settings that work but should be fixed: a password
+// file readable by its group or by others. The caller logs them.
+func (o Options) Warnings() []string {
+	var w []string
+	if o.PasswordFile != "" {
+		if fi, err := os.Stat(o.PasswordFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			w = append(w, fmt.Sprintf("--vcenter.password-file %s is readable by its group or others (mode %04o); chmod 600 it", o.PasswordFile, fi.Mode().Perm()))
+		}
+	}
+	return w
+}
+
 // Configs validates o and returns one config per URL. getenv reads the
 // environment (os.Getenv). Errors name the flag to fix and never a secret.
 func (o Options) Configs(getenv func(string) string) ([]Config, error) {
