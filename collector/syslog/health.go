@@ -14,6 +14,7 @@ const (
 	ResultUnparsed = "unparsed" // no syslog header; the text was still checked by content rules
 	ResultDropped  = "dropped"  // lost: a full queue or a socket buffer overrun
 	ResultOversize = "oversize" // longer than the message size limit
+	ResultEmpty    = "empty"    // an empty UDP datagram
 )
 
 // Health holds the exporter's own metrics for the syslog path.
@@ -30,7 +31,7 @@ type Health struct {
 func NewHealth(reg prometheus.Registerer, b labels.Bounds, transports []string) *Health {
 	h := &Health{
 		Messages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "syslog", Name: "messages_total",
-			Help: "Syslog messages received, by transport and result (parsed, unparsed, dropped, oversize)."}, []string{"transport", "result"}),
+			Help: "Syslog messages received, by transport and result (parsed, unparsed, dropped, oversize, empty: an empty UDP datagram)."}, []string{"transport", "result"}),
 		ConnectionsClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: namespace, Subsystem: "syslog", Name: "connections_closed_total",
 			Help: "TCP/TLS connections closed, by reason (eof, framing_error, oversize, idle_timeout, tls_handshake, error)."}, []string{"transport", "reason"}),
 		Connections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "syslog", Name: "connections",
@@ -43,6 +44,9 @@ func NewHealth(reg prometheus.Registerer, b labels.Bounds, transports []string) 
 	for _, t := range transports {
 		for _, r := range []string{ResultParsed, ResultUnparsed, ResultDropped, ResultOversize} {
 			h.Messages.WithLabelValues(t, r)
+		}
+		if t == TransportUDP {
+			h.Messages.WithLabelValues(t, ResultEmpty)
 		}
 		h.Connections.WithLabelValues(t)
 	}

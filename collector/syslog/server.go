@@ -280,6 +280,7 @@ func (r *receiver) seen(host string) {
 func (s *Server) readUDP() {
 	r := s.newReceiver(TransportUDP)
 	dropped := s.health.Messages.WithLabelValues(TransportUDP, ResultDropped)
+	empty := s.health.Messages.WithLabelValues(TransportUDP, ResultEmpty)
 	buf := make([]byte, s.cfg.MaxMessageSize+1)
 	oob := make([]byte, 64)
 	for {
@@ -299,6 +300,7 @@ func (s *Server) readUDP() {
 			continue
 		}
 		if n == 0 {
+			empty.Inc()
 			continue
 		}
 		r.message(buf[:n])

@@ -292,3 +292,45 @@ func TestMessageSizeLimitEveryFraming(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyDatagramsCounted (issue 11, finding 12): empty UDP datagrams
+// never reached messages_total; they are counted as result "empty", a
+// series that exists from the start so that increase() sees the first.
+func TestEmptyDatagramsCounted(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	NewHealth(reg, testBounds(), []string{TransportUDP})
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		if mf.GetName() != namespace+"_syslog_messages_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "result" && l.GetValue() == ResultEmpty {
+					found = true
+				}
+			}
+		}
+	}
+	if !found {
+		t.Errorf(`messages_total{result=%q} is not pre-initialized`, ResultEmpty)
+	}
+
+	s, h, rec := startServer(t, Config{UDPAddress: "127.0.0.1:0", MaxMessageSize: 200})
+	u, err := net.Dial("udp", s.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write(nil)
+	u.Write([]byte{})
+	u.Write([]byte("<14>1 2024-01-01T00:00:00Z h app - - - fine"))
+	waitFor(t, "1 message", func() bool { return rec.count() == 1 })
+	waitFor(t, "2 empty datagrams", func() bool {
+		return testutil.ToFloat64(h.Messages.WithLabelValues(TransportUDP, ResultEmpty)) == 2
+	})
+}
