@@ -994,20 +994,8 @@ func diffRows(got, want map[string]float64) string {
 // recordedNames returns the series the shipped rule files record.
 func recordedNames(t *testing.T) map[string]bool {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(alertsDir, "*.rules.yml"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]bool{}
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var rf ruleFile
-		if err := yaml.Unmarshal(b, &rf); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
+	for _, rf := range loadRuleFiles(t) {
 		for _, g := range rf.Groups {
 			for _, r := range g.Rules {
 				if r.Record != "" {

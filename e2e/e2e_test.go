@@ -441,6 +441,26 @@ func (p *process) tail() string {
 // when the test failed.
 func startProcess(t *testing.T, dir, name, bin string, args ...string) *process {
 	t.Helper()
+	p := launch(t, dir, name, bin, args...)
+	t.Cleanup(func() {
+		p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(5 * time.Second):
+			p.cmd.Process.Kill()
+			<-p.done
+		}
+		if t.Failed() {
+			t.Logf("--- %s log (%s %s):\n%s", name, bin, strings.Join(args, " "), p.tail())
+		}
+	})
+	return p
+}
+
+// launch starts bin with args, its output in dir/name.log; the caller
+// decides how it ends.
+func launch(t *testing.T, dir, name, bin string, args ...string) *process {
+	t.Helper()
 	p := &process{name: name, log: filepath.Join(dir, name+".log"), done: make(chan struct{})}
 	f, err := os.Create(p.log)
 	if err != nil {
@@ -458,18 +478,6 @@ func startProcess(t *testing.T, dir, name, bin string, args ...string) *process 
 		f.Close()
 		close(p.done)
 	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-p.done:
-		case <-time.After(5 * time.Second):
-			p.cmd.Process.Kill()
-			<-p.done
-		}
-		if t.Failed() {
-			t.Logf("--- %s log (%s %s):\n%s", name, bin, strings.Join(args, " "), p.tail())
-		}
-	})
 	return p
 }
 

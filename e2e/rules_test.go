@@ -40,29 +40,45 @@ type shippedAlert struct {
 	Annotations          map[string]string
 }
 
-// loadAlerts returns every alerting rule shipped in alerts/*.rules.yml.
-func loadAlerts(t testing.TB) []shippedAlert {
+// shippedRuleFile is one parsed alerts/*.rules.yml.
+type shippedRuleFile struct {
+	path string
+	ruleFile
+}
+
+// loadRuleFiles parses every rule file shipped in alerts/, in name order.
+func loadRuleFiles(t testing.TB) []shippedRuleFile {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(alertsDir, "*.rules.yml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no rule files in %s: %v", alertsDir, err)
 	}
-	var out []shippedAlert
+	var out []shippedRuleFile
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			t.Fatal(err)
 		}
-		var rf ruleFile
-		if err := yaml.Unmarshal(b, &rf); err != nil {
+		rf := shippedRuleFile{path: f}
+		if err := yaml.Unmarshal(b, &rf.ruleFile); err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
+		out = append(out, rf)
+	}
+	return out
+}
+
+// loadAlerts returns every alerting rule shipped in alerts/*.rules.yml.
+func loadAlerts(t testing.TB) []shippedAlert {
+	t.Helper()
+	var out []shippedAlert
+	for _, rf := range loadRuleFiles(t) {
 		for _, g := range rf.Groups {
 			for _, r := range g.Rules {
 				if r.Alert == "" {
 					continue
 				}
-				out = append(out, shippedAlert{Name: r.Alert, Severity: r.Labels["severity"], File: filepath.Base(f), Annotations: r.Annotations})
+				out = append(out, shippedAlert{Name: r.Alert, Severity: r.Labels["severity"], File: filepath.Base(rf.path), Annotations: r.Annotations})
 			}
 		}
 	}

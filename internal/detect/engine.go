@@ -16,7 +16,6 @@ import (
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vsphere"
 )
 
 // MaxMessage bounds the Message field copied into an event.
@@ -381,8 +380,10 @@ func (c *Classifier) Classify(rec *logline.Record, out []audit.Event) []audit.Ev
 		return out
 	}
 	// An ESX audit record, from whichever program sent it.
-	if rec.SDID != "" && IsAuditRecord(rec.SDID) {
-		return classifyRecord(vsphere.LookupAuditRecord(rec.SDID), rec, out)
+	if rec.SDID != "" {
+		if ar := auditRecord(rec.SDID); ar != nil {
+			return classifyRecord(ar, rec, out)
+		}
 	}
 	tables, known := c.byProgram[rec.Program]
 	if !known && !quietPrograms[rec.Program] {

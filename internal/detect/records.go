@@ -22,10 +22,16 @@ const auditRecordRule = "audit_record/"
 
 // IsAuditRecord reports whether sdid (the first structured-data element's
 // ID) names an ESX audit record of the table, mapped or ignored.
-func IsAuditRecord(sdid string) bool {
+func IsAuditRecord(sdid string) bool { return auditRecord(sdid) != nil }
+
+// auditRecord returns the table entry of sdid, or nil.
+func auditRecord(sdid string) *vsphere.AuditRecord {
 	// Every record id is dotted ("vm.power.off"); hostd's and vSAN's own
 	// SD-IDs ("Originator@6876") are not: they are rejected without a lookup.
-	return strings.IndexByte(sdid, '.') > 0 && strings.HasSuffix(sdid, vsphere.AuditRecordSDSuffix) && vsphere.LookupAuditRecord(sdid) != nil
+	if strings.IndexByte(sdid, '.') <= 0 || !strings.HasSuffix(sdid, vsphere.AuditRecordSDSuffix) {
+		return nil
+	}
+	return vsphere.LookupAuditRecord(sdid)
 }
 
 // classifyRecord appends the events of audit record rec of type ar.
@@ -45,23 +51,21 @@ func classifyRecord(ar *vsphere.AuditRecord, rec *logline.Record, out []audit.Ev
 	}
 	rule := auditRecordRule + ar.ID
 	e := audit.Event{
-		Time:       rec.Time,
-		Source:     audit.SourceSyslog,
-		Host:       rec.Host,
-		Kind:       ar.Kind,
-		Method:     ar.Method,
-		Service:    ar.Service,
-		Setting:    ar.Setting,
-		Action:     ar.Action,
-		TicketType: ar.TicketType,
-		User:       rec.Param("subject"),
-		ClientIP:   rec.Param("ip"),
-		Command:    rec.Param("command"),
-		Value:      rec.Param("value"),
-		Path:       firstOf(rec.Param("path"), rec.Param("url")),
-		OpID:       rec.Param("opID"),
-		Rule:       rule,
-		Reporter:   rule,
+		Time:     rec.Time,
+		Source:   audit.SourceSyslog,
+		Host:     rec.Host,
+		Kind:     ar.Kind,
+		Method:   ar.Method,
+		Setting:  ar.Setting,
+		Action:   ar.Action,
+		User:     rec.Param("subject"),
+		ClientIP: rec.Param("ip"),
+		Command:  rec.Param("command"),
+		Value:    rec.Param("value"),
+		Path:     firstOf(rec.Param("path"), rec.Param("url")),
+		OpID:     rec.Param("opID"),
+		Rule:     rule,
+		Reporter: rule,
 	}
 	if failed {
 		e.Outcome = audit.OutcomeFailure

@@ -21,21 +21,7 @@ import (
 // testdata/corpus. It checks that nothing panics and that every event is
 // well formed.
 func FuzzParseClassify(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/corpus/*.log")
-	for _, fn := range files {
-		fh, err := os.Open(fn)
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64<<10), 64<<10)
-		for sc.Scan() {
-			if l := sc.Text(); l != "" && l[0] != '#' {
-				f.Add([]byte(l))
-			}
-		}
-		fh.Close()
-	}
+	addCorpus(f)
 	f.Add([]byte("<14>1 2021-09-06T14:40:13Z vc vpxd 1 - -  Event [1] [1-2] [2021-09-06T14:40:13Z] [vim.event.UserLoginSessionEvent] [info] [u] [] [1] [User u@1.2.3.4 logged"))
 	f.Add([]byte("<166>2023-12-05T14:31:48.557Z h Hostd[1]: --> eventTypeId = \"esx.audit.ssh.session.opened\","))
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -75,21 +61,7 @@ func FuzzParseClassify(f *testing.F) {
 // FuzzSkip: a message the live server drops unparsed (Skip, which peeks at
 // the header, the SD-ID and the body) would have given no event.
 func FuzzSkip(f *testing.F) {
-	files, _ := filepath.Glob("../../testdata/corpus/*.log")
-	for _, fn := range files {
-		fh, err := os.Open(fn)
-		if err != nil {
-			f.Fatal(err)
-		}
-		sc := bufio.NewScanner(fh)
-		sc.Buffer(make([]byte, 64<<10), 64<<10)
-		for sc.Scan() {
-			if l := sc.Text(); l != "" && l[0] != '#' {
-				f.Add([]byte(l))
-			}
-		}
-		fh.Close()
-	}
+	addCorpus(f)
 	now := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	f.Fuzz(func(t *testing.T, line []byte) {
 		var got []audit.Event
@@ -108,4 +80,23 @@ func FuzzSkip(f *testing.F) {
 			t.Fatalf("Skip drops %q, which gives %+v", line, got)
 		}
 	})
+}
+
+// addCorpus seeds f with every message of testdata/corpus.
+func addCorpus(f *testing.F) {
+	files, _ := filepath.Glob("../../testdata/corpus/*.log")
+	for _, fn := range files {
+		fh, err := os.Open(fn)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sc := bufio.NewScanner(fh)
+		sc.Buffer(make([]byte, 64<<10), 64<<10)
+		for sc.Scan() {
+			if l := sc.Text(); l != "" && l[0] != '#' {
+				f.Add([]byte(l))
+			}
+		}
+		fh.Close()
+	}
 }

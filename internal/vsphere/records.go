@@ -25,7 +25,7 @@ type AuditRecord struct {
 	Kind   audit.Kind
 	Ignore string
 	// Constant fields of the event.
-	Method, Service, Setting, Action, TicketType string
+	Method, Setting, Action string
 	// Object names the event field the record's object parameter fills
 	// (an audit.Fields name; "vm" for VM records, "service" for host
 	// services, "setting" for advanced and kernel options). Empty: the
