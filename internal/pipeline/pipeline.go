@@ -11,6 +11,7 @@
 package pipeline
 
 import (
+	"strconv"
 	"sync"
 	"time"
 
@@ -31,8 +32,8 @@ type Options struct {
 	DedupWindow time.Duration
 	// Classifier defaults to the built-in rule tables.
 	Classifier *detect.Classifier
-	// Registerer, when set, gets the pipeline's own metrics (split
-	// messages released incomplete).
+	// Registerer, when set, gets the pipeline's own metrics (what waits in
+	// reassembly and why it left).
 	Registerer prometheus.Registerer
 	// Now is the wall clock of the login join's hold (default time.Now).
 	Now func() time.Time
@@ -61,18 +62,28 @@ func New(o Options, sink audit.Sink) *Pipeline {
 	if o.Reassembly.Hold == nil {
 		o.Reassembly.Hold = p.cls.NeedsContinuation
 	}
+	var asm *reassembly.Assembler // set below; the gauges read it at scrape time
 	if o.Registerer != nil {
-		timeouts := prometheus.NewCounter(prometheus.CounterOpts{Namespace: labels.Namespace, Subsystem: "syslog", Name: "reassembly_timeouts_total",
-			Help: "Split messages released incomplete, after the reassembly timeout or to respect the memory bound."})
-		o.Registerer.MustRegister(timeouts)
-		if prev := o.Reassembly.OnTimeout; prev != nil {
-			o.Reassembly.OnTimeout = func() { prev(); timeouts.Inc() }
-		} else {
-			o.Reassembly.OnTimeout = timeouts.Inc
+		released := prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: labels.Namespace, Subsystem: "syslog", Name: "reassembly_released_total",
+			Help: releasedHelp},
+			[]string{"program", "reason"})
+		pending := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: labels.Namespace, Subsystem: "syslog", Name: "reassembly_pending_messages",
+			Help: "Messages waiting in reassembly for their remaining parts or lines."}, func() float64 { return float64(asm.Pending()) })
+		pendingBytes := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: labels.Namespace, Subsystem: "syslog", Name: "reassembly_pending_bytes",
+			Help: "Bytes of message text waiting in reassembly."}, func() float64 { return float64(asm.PendingBytes()) })
+		o.Registerer.MustRegister(released, pending, pendingBytes)
+		progs := newProgramLabels(maxReassemblyPrograms)
+		prev := o.Reassembly.OnRelease
+		o.Reassembly.OnRelease = func(program string, why reassembly.Reason) {
+			if prev != nil {
+				prev(program, why)
+			}
+			released.WithLabelValues(progs.label(program), why.String()).Inc()
 		}
 	}
 	p.join = NewLoginJoin(audit.LoginJoinWindow, 4096, o.Now, p.emit)
-	p.asm = reassembly.New(o.Reassembly, p.classify)
+	asm = reassembly.New(o.Reassembly, p.classify)
+	p.asm = asm
 	p.pool.New = func() any { s := make([]audit.Event, 0, 4); return &s }
 	return p
 }
@@ -144,4 +155,38 @@ func (p *Pipeline) emit(e audit.Event) {
 		return
 	}
 	p.sink.Record(e)
+}
+
+// releasedHelp is the help of vsphere_audit_syslog_reassembly_released_total.
+var releasedHelp = "Messages that waited in reassembly (split vCenter events, multi-line hostd messages), by program and why they left: complete, or incomplete by timeout, evicted (to respect the memory bound), restarted (the first part came again) or flushed (shutdown). The program label keeps the first " + strconv.Itoa(maxReassemblyPrograms) + " programs seen; later ones are \"" + labels.Overflow + "\"."
+
+// maxReassemblyPrograms bounds the program label of the reassembly metrics.
+// Only hostd holds multi-line messages and vpxd splits events; any sender
+// may claim a program, though.
+const maxReassemblyPrograms = 16
+
+// programLabels bounds a program label: the first max programs seen keep
+// their (cleaned) name, later ones share labels.Overflow.
+type programLabels struct {
+	max  int
+	mu   sync.Mutex
+	seen map[string]struct{}
+}
+
+func newProgramLabels(max int) *programLabels {
+	return &programLabels{max: max, seen: map[string]struct{}{}}
+}
+
+func (l *programLabels) label(program string) string {
+	v := labels.Clean(program, labels.DefaultMaxLabelLen)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.seen[v]; ok {
+		return v
+	}
+	if len(l.seen) >= l.max {
+		return labels.Overflow
+	}
+	l.seen[v] = struct{}{}
+	return v
 }

@@ -72,10 +72,10 @@ type step struct {
 func TestAssembler(t *testing.T) {
 	const vprob = "VmkVprobSource::Post event: (vim.event.EventEx) {"
 	cases := []struct {
-		name     string
-		opts     Options
-		steps    []step
-		timeouts int
+		name       string
+		opts       Options
+		steps      []step
+		incomplete int // messages released with a reason other than Complete
 	}{
 		{
 			name: "a record nothing holds passes straight through",
@@ -105,6 +105,7 @@ func TestAssembler(t *testing.T) {
 				{add: cont("esx01", "hostd", "a"), pending: 1, emitted: []string{"esx02|hostd|x", "esx01|vpxa|y"}},
 				{flush: true, emitted: []string{"esx02|hostd|x", "esx01|vpxa|y", "esx01|hostd|" + vprob + "\na"}},
 			},
+			incomplete: 1,
 		},
 		{
 			name: "a held record followed by another held record",
@@ -115,6 +116,7 @@ func TestAssembler(t *testing.T) {
 				{add: cont("esx01", "hostd", "b"), pending: 1, emitted: []string{"esx01|hostd|" + vprob + "1\na"}},
 				{flush: true, emitted: []string{"esx01|hostd|" + vprob + "1\na", "esx01|hostd|" + vprob + "2\nb"}},
 			},
+			incomplete: 1,
 		},
 		{
 			name: "a continuation with nothing waiting is dropped",
@@ -188,10 +190,10 @@ func TestAssembler(t *testing.T) {
 				{advance: time.Hour, expire: true, emitted: []string{"vc|vpxd|Event [7] [1-3] Ab"}},
 				{add: rec("vc", "vpxd", "Event [7] [3-3]  c"), emitted: []string{"vc|vpxd|Event [7] [1-3] Ab"}},
 			},
-			timeouts: 1,
+			incomplete: 1,
 		},
 		{
-			name: "a held record is released by Expire without OnTimeout",
+			name: "a held record released by Expire is counted",
 			opts: Options{Timeout: 2 * time.Second},
 			steps: []step{
 				{add: rec("esx01", "hostd", vprob), pending: 1},
@@ -199,6 +201,7 @@ func TestAssembler(t *testing.T) {
 				{advance: 2 * time.Second, expire: true, pending: 1},
 				{advance: time.Millisecond, expire: true, emitted: []string{"esx01|hostd|" + vprob + "\na"}},
 			},
+			incomplete: 1,
 		},
 		{
 			name: "a restarted split event releases the incomplete one",
@@ -207,7 +210,7 @@ func TestAssembler(t *testing.T) {
 				{add: rec("vc", "vpxd", "Event [3] [1-2] again"), pending: 1, emitted: []string{"vc|vpxd|Event [3] [1-2] first"}},
 				{add: rec("vc", "vpxd", "Event [3] [2-2]  !"), emitted: []string{"vc|vpxd|Event [3] [1-2] first", "vc|vpxd|Event [3] [1-2] again!"}},
 			},
-			timeouts: 1,
+			incomplete: 1,
 		},
 		{
 			name: "Flush releases an incomplete split event and counts it",
@@ -215,7 +218,7 @@ func TestAssembler(t *testing.T) {
 				{add: rec("vc", "vpxd", "Event [4] [1-2] A"), pending: 1},
 				{flush: true, emitted: []string{"vc|vpxd|Event [4] [1-2] A"}},
 			},
-			timeouts: 1,
+			incomplete: 1,
 		},
 		{
 			name: "MaxPending evicts the oldest held record",
@@ -226,6 +229,7 @@ func TestAssembler(t *testing.T) {
 				{advance: time.Millisecond, add: rec("esx03", "hostd", vprob), pending: 2, emitted: []string{"esx01|hostd|" + vprob}},
 				{advance: time.Millisecond, add: rec("esx04", "hostd", vprob), pending: 2, emitted: []string{"esx01|hostd|" + vprob, "esx02|hostd|" + vprob}},
 			},
+			incomplete: 2,
 		},
 		{
 			name: "MaxPending evicts the oldest split event and counts it",
@@ -236,7 +240,7 @@ func TestAssembler(t *testing.T) {
 				{add: rec("vc", "vpxd", "Event [1] [2-2]  a"), pending: 1, emitted: []string{"vc|vpxd|Event [1] [1-2] A"}},
 				{add: rec("vc", "vpxd", "Event [2] [2-2]  b"), pending: 0, emitted: []string{"vc|vpxd|Event [1] [1-2] A", "vc|vpxd|Event [2] [1-2] Bb"}},
 			},
-			timeouts: 1,
+			incomplete: 1,
 		},
 		{
 			name: "MaxBytes: lines past the cap are dropped, also shorter later ones",
@@ -248,6 +252,7 @@ func TestAssembler(t *testing.T) {
 				{add: cont("esx01", "hostd", "x"), pending: 1},                   // would fit, but the message is cut
 				{flush: true, emitted: []string{"esx01|hostd|VmkVprobSource::Post\n0123456789012345"}},
 			},
+			incomplete: 1,
 		},
 		{
 			name: "MaxBytes: a line that fills the cap exactly is kept",
@@ -258,6 +263,7 @@ func TestAssembler(t *testing.T) {
 				{add: cont("esx01", "hostd", ""), pending: 1},                    // +1 = 31
 				{flush: true, emitted: []string{"esx01|hostd|VmkVprobSource::Post\n012345678"}},
 			},
+			incomplete: 1,
 		},
 		{
 			name: "MaxBytes: split event parts past the cap are dropped",
@@ -272,11 +278,15 @@ func TestAssembler(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			clk := newClock()
-			timeouts := 0
+			incomplete := 0
 			o := c.opts
 			o.Hold = holdVprob
 			o.Now = clk.Now
-			o.OnTimeout = func() { timeouts++ }
+			o.OnRelease = func(_ string, why Reason) {
+				if why != Complete {
+					incomplete++
+				}
+			}
 			var s sink
 			a := New(o, s.emit)
 			for i, st := range c.steps {
@@ -297,8 +307,8 @@ func TestAssembler(t *testing.T) {
 					t.Fatalf("step %d: Pending() = %d, want %d", i, got, st.pending)
 				}
 			}
-			if timeouts != c.timeouts {
-				t.Errorf("OnTimeout called %d times, want %d", timeouts, c.timeouts)
+			if incomplete != c.incomplete {
+				t.Errorf("%d messages released incomplete, want %d", incomplete, c.incomplete)
 			}
 		})
 	}
@@ -380,5 +390,117 @@ func TestWireDumpJoins(t *testing.T) {
 	}
 	if a.Pending() != 0 {
 		t.Errorf("Pending() = %d", a.Pending())
+	}
+}
+
+// releases records what OnRelease reports: "program/reason".
+type releases struct{ got []string }
+
+func (r *releases) on(program string, why Reason) { r.got = append(r.got, program+"/"+why.String()) }
+
+// The message evicted when MaxPending wait is the one idle longest: a
+// message that still receives lines is younger than one that started
+// after it and received nothing since. Every release is reported once,
+// with its reason, and Pending and PendingBytes follow exactly.
+func TestEvictionByAge(t *testing.T) {
+	const vprob = "VmkVprobSource::Post event: {" // 29 bytes
+	clk := newClock()
+	var s sink
+	var rel releases
+	a := New(Options{Hold: holdVprob, MaxPending: 3, Now: clk.Now, OnRelease: rel.on}, s.emit)
+	type st struct {
+		add      *logline.Record
+		advance  time.Duration
+		expire   bool
+		emitted  []string
+		released []string
+		pending  int
+		bytes    int64
+	}
+	steps := []st{
+		{add: rec("esx01", "hostd", vprob), pending: 1, bytes: 29},
+		{advance: time.Millisecond, add: rec("esx02", "hostd", vprob), pending: 2, bytes: 58},
+		{advance: time.Millisecond, add: rec("vc", "vpxd", "Event [7] [1-2] A"), pending: 3, bytes: 75},
+		{advance: time.Millisecond, add: cont("esx01", "hostd", "x"), pending: 3, bytes: 77}, // esx01 is now the youngest
+		{advance: time.Millisecond, add: rec("esx04", "hostd", vprob), pending: 3, bytes: 77,
+			emitted: []string{"esx02|hostd|" + vprob}, released: []string{"hostd/evicted"}},
+		{advance: time.Millisecond, add: rec("esx05", "hostd", vprob), pending: 3, bytes: 89,
+			emitted:  []string{"esx02|hostd|" + vprob, "vc|vpxd|Event [7] [1-2] A"},
+			released: []string{"hostd/evicted", "vpxd/evicted"}},
+		{advance: time.Millisecond, add: rec("esx06", "hostd", vprob), pending: 3, bytes: 87,
+			emitted:  []string{"esx02|hostd|" + vprob, "vc|vpxd|Event [7] [1-2] A", "esx01|hostd|" + vprob + "\nx"},
+			released: []string{"hostd/evicted", "vpxd/evicted", "hostd/evicted"}},
+		// esx04, esx05, esx06 wait, idle since 3, 2 and 1 ms; the timeout (2s)
+		// releases the two oldest first, in arrival order.
+		{advance: 2*time.Second - 500*time.Microsecond, expire: true, pending: 1, bytes: 29,
+			emitted: []string{"esx02|hostd|" + vprob, "vc|vpxd|Event [7] [1-2] A", "esx01|hostd|" + vprob + "\nx",
+				"esx04|hostd|" + vprob, "esx05|hostd|" + vprob},
+			released: []string{"hostd/evicted", "vpxd/evicted", "hostd/evicted", "hostd/timeout", "hostd/timeout"}},
+		{add: rec("esx06", "hostd", "next"), pending: 0, bytes: 0,
+			emitted: []string{"esx02|hostd|" + vprob, "vc|vpxd|Event [7] [1-2] A", "esx01|hostd|" + vprob + "\nx",
+				"esx04|hostd|" + vprob, "esx05|hostd|" + vprob, "esx06|hostd|" + vprob, "esx06|hostd|next"},
+			released: []string{"hostd/evicted", "vpxd/evicted", "hostd/evicted", "hostd/timeout", "hostd/timeout", "hostd/complete"}},
+	}
+	for i, st := range steps {
+		clk.Advance(st.advance)
+		if st.add != nil {
+			a.Add(st.add)
+		}
+		if st.expire {
+			a.Expire()
+		}
+		if got := s.bodies(); !equal(got, st.emitted) {
+			t.Fatalf("step %d: emitted\n%q\nwant\n%q", i, got, st.emitted)
+		}
+		if !equal(rel.got, st.released) {
+			t.Fatalf("step %d: released %q, want %q", i, rel.got, st.released)
+		}
+		if got := a.Pending(); got != st.pending {
+			t.Fatalf("step %d: Pending() = %d, want %d", i, got, st.pending)
+		}
+		if got := a.PendingBytes(); got != st.bytes {
+			t.Fatalf("step %d: PendingBytes() = %d, want %d", i, got, st.bytes)
+		}
+	}
+}
+
+// MaxPendingBytes bounds the text of all waiting messages: beyond it the
+// messages idle longest are evicted, never the one that grows.
+func TestPendingBytesBound(t *testing.T) {
+	clk := newClock()
+	var s sink
+	var rel releases
+	// Each start is 20 bytes ("VmkVprobSource::Post"); at most 50 wait.
+	a := New(Options{Hold: holdVprob, MaxBytes: 40, MaxPendingBytes: 50, Now: clk.Now, OnRelease: rel.on}, s.emit)
+	a.Add(rec("esx01", "hostd", "VmkVprobSource::Post"))
+	a.Add(rec("esx02", "hostd", "VmkVprobSource::Post"))
+	if a.Pending() != 2 || a.PendingBytes() != 40 || len(s.recs) != 0 {
+		t.Fatalf("Pending() = %d, PendingBytes() = %d, emitted %q", a.Pending(), a.PendingBytes(), s.bodies())
+	}
+	a.Add(cont("esx02", "hostd", "0123456789")) // 40 + 11 = 51 > 50: esx01 goes
+	if got, want := s.bodies(), []string{"esx01|hostd|VmkVprobSource::Post"}; !equal(got, want) {
+		t.Fatalf("emitted %q, want %q", got, want)
+	}
+	if a.Pending() != 1 || a.PendingBytes() != 31 {
+		t.Fatalf("Pending() = %d, PendingBytes() = %d, want 1, 31", a.Pending(), a.PendingBytes())
+	}
+	a.Add(cont("esx02", "hostd", "012345678")) // 31 + 10 = 41 > MaxBytes: the message is cut
+	if a.Pending() != 1 || a.PendingBytes() != 31 || len(s.recs) != 1 {
+		t.Fatalf("Pending() = %d, PendingBytes() = %d, emitted %q", a.Pending(), a.PendingBytes(), s.bodies())
+	}
+	a.Add(rec("esx03", "hostd", "VmkVprobSource::Post")) // 31 + 20 = 51 > 50: esx02 goes
+	if a.Pending() != 1 || a.PendingBytes() != 20 {
+		t.Fatalf("Pending() = %d, PendingBytes() = %d, want 1, 20", a.Pending(), a.PendingBytes())
+	}
+	a.Flush()
+	want := []string{"esx01|hostd|VmkVprobSource::Post", "esx02|hostd|VmkVprobSource::Post\n0123456789", "esx03|hostd|VmkVprobSource::Post"}
+	if got := s.bodies(); !equal(got, want) {
+		t.Fatalf("emitted %q, want %q", got, want)
+	}
+	if want := []string{"hostd/evicted", "hostd/evicted", "hostd/flushed"}; !equal(rel.got, want) {
+		t.Fatalf("released %q, want %q", rel.got, want)
+	}
+	if a.Pending() != 0 || a.PendingBytes() != 0 {
+		t.Fatalf("after Flush: Pending() = %d, PendingBytes() = %d", a.Pending(), a.PendingBytes())
 	}
 }
