@@ -56,15 +56,41 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
 
-test: deps rules fmt-check vet lint unit race fuzz
+test: deps rules fmt-check vet lint unit race fuzz package package-test
 
 ## bench: throughput benchmarks (not part of test); needs mtail, installed when missing.
 bench:
 	@./scripts/ensure-deps.sh bench
 	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
+## package: the .deb and .rpm (nfpm, packaging/nfpm.yaml) in dist/package/:
+## the static binary stamped with LDFLAGS, the hardened systemd unit, the
+## /etc/default file, the alert rules, Alertmanager example and dashboards.
+NFPM      ?= github.com/goreleaser/nfpm/v2/cmd/nfpm@v2.45.2
+PKG_DIR   ?= dist/package
+PKG_ARCH  ?= $(shell $(GO) env GOARCH)
+# dpkg and rpm want a version starting with a digit: v1.2.3-4-gabc -> 1.2.3+4+gabc; no tag: 0.0.0+git<sha>.
+# Taken once, when LDFLAGS is: other commits may land while make runs.
+STAMP_VERSION  := $(VERSION)
+STAMP_REVISION := $(REVISION)
+PKG_VERSION ?= $(shell echo '$(STAMP_VERSION)' | sed -e '/^v\{0,1\}[0-9][0-9]*\./!s/^/0.0.0+git/' -e 's/^v//' -e 'y/-/+/')
+.PHONY: package package-test
+package:
+	rm -rf $(PKG_DIR) && mkdir -p $(PKG_DIR)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(PKG_ARCH) $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o $(PKG_DIR)/$(BINARY) ./cmd/vsphere_audit_exporter
+	for p in deb rpm; do \
+	  GOARCH=$(PKG_ARCH) PKG_VERSION='$(PKG_VERSION)' \
+	    $(GO) run $(NFPM) package --config packaging/nfpm.yaml --packager $$p --target $(PKG_DIR)/ || exit 1; \
+	done
+
+## package-test: install the .deb (dpkg -i, root), systemd-analyze verify its
+## unit, run the packaged binary with the packaged defaults, scrape it, purge.
+package-test: package
+	./scripts/package-test.sh $(PKG_DIR)/*.deb '$(STAMP_VERSION)' '$(STAMP_REVISION)'
+
 clean:
 	rm -f vsphere_audit_exporter
+	rm -rf dist
 
 ## rules: check and unit-test the shipped alert rules and Alertmanager routing
 ## (alerts/); the Go tests in e2e/ check routing, conventions and run the
