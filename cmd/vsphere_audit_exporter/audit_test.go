@@ -152,7 +152,7 @@ func TestAuditWebHandler(t *testing.T) {
 		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
 		return rec.Code, rec.Body.String()
 	}
-	h := webHandler(reg, "/metrics", logger, nil, time.UTC)
+	h := webHandler(metricsHandler(reg, expositionOptions{}, logger), "/metrics", logger, nil, time.UTC)
 	if code, body := get(h, "/audit"); code != http.StatusNotFound || !strings.Contains(body, "--journal.path is empty") {
 		t.Errorf("/audit without a journal: %d %q", code, body)
 	}
@@ -164,7 +164,7 @@ func TestAuditWebHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer j.Close()
-	h = webHandler(reg, "/metrics", logger, j, time.FixedZone("CET", 3600))
+	h = webHandler(metricsHandler(reg, expositionOptions{}, logger), "/metrics", logger, j, time.FixedZone("CET", 3600))
 	code, body := get(h, "/audit?since=2026-11-10&until=2026-11-11")
 	if code != 200 || !strings.Contains(body, `<td class="time">2026-11-10 11:00:00 &#43;01:00</td><td class="user">root</td>`) {
 		t.Errorf("/audit: %d\n%s", code, body)

@@ -60,6 +60,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd := app.Command("serve", "Run the exporter (the default).").Default()
 	webFlags := webflag.AddFlags(serveCmd, DefaultWebAddress)
 	metricsPath := serveCmd.Flag("web.telemetry-path", "Path under which to expose metrics.").Default("/metrics").String()
+	expo := expositionFlags(serveCmd)
 	auditTZ := serveCmd.Flag("web.audit-timezone", "Time zone of the times of the audit report at /audit (read from the journal; behind the same --web.config.file auth and TLS as the metrics): Local (this machine's), UTC, Europe/Paris, ...").Default("Local").String()
 	cfg := syslog.Config{}
 	serveCmd.Flag("syslog.udp.listen-address", "Address for syslog over UDP (RFC 5426). Empty disables UDP.").Default(":1514").StringVar(&cfg.UDPAddress)
@@ -137,6 +138,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: --vcenter.address: %v\n", name, err)
 		return 2
 	}
+	if err := expo.validate(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	if err := of.validate(); err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
@@ -150,7 +155,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		return 2
 	}
 	return serve(ctx, logger, serveOptions{
-		web: webFlags, metricsPath: *metricsPath, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
+		web: webFlags, metricsPath: *metricsPath, exposition: *expo, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
 		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
 		otlp: of,

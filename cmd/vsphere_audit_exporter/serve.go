@@ -16,9 +16,7 @@ import (
 
 	oklogrun "github.com/oklog/run"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/version"
 	"github.com/prometheus/exporter-toolkit/web"
 
@@ -38,6 +36,7 @@ import (
 type serveOptions struct {
 	web               *web.FlagConfig
 	metricsPath       string
+	exposition        expositionOptions
 	auditLocation     *time.Location // the /audit report's times
 	syslog            syslog.Config
 	reassemblyTimeout time.Duration
@@ -72,7 +71,9 @@ type serveOptions struct {
 // within --otlp.drain-timeout.
 func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(versioncollector.NewCollector(name), collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The Go and process collectors are the metrics handler's own
+	// (--web.disable-exporter-metrics).
+	reg.MustRegister(versioncollector.NewCollector(name))
 	// Web listeners first: a busy port is named before anything runs.
 	var webLs []net.Listener
 	defer func() {
@@ -226,7 +227,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	g.Add(func() error { p.Run(pdone, 250*time.Millisecond); return nil }, func(error) { close(pdone) })
 
 	// The web server.
-	srv := &http.Server{Handler: webHandler(reg, o.metricsPath, logger, jr, o.auditLocation), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: webHandler(metricsHandler(reg, o.exposition, logger), o.metricsPath, logger, jr, o.auditLocation), ReadHeaderTimeout: 10 * time.Second}
 	for _, l := range webLs {
 		g.Add(func() error { return web.Serve(l, srv, o.web, logger) }, func(error) {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -263,13 +264,13 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	return 0
 }
 
-// webHandler serves the metrics, the audit report from the journal jr
+// webHandler serves the metrics (metricsH, at metricsPath), the audit report from the journal jr
 // (nil: the journal is disabled) with its times in auditLoc, the landing
 // page, the health endpoints Prometheus' own servers have, and the Go
 // profiler. Each is behind the same --web.config.file auth and TLS.
-func webHandler(reg *prometheus.Registry, metricsPath string, logger *slog.Logger, jr *journal.Journal, auditLoc *time.Location) http.Handler {
+func webHandler(metricsH http.Handler, metricsPath string, logger *slog.Logger, jr *journal.Journal, auditLoc *time.Location) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(metricsPath, promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError), Registry: reg}))
+	mux.Handle(metricsPath, metricsH)
 	if jr != nil {
 		mux.Handle(AuditPath, report.Handler(jr, report.HandlerOptions{Location: auditLoc, Logger: logger}))
 	} else {
