@@ -101,6 +101,10 @@ type Journal struct {
 	lastWarn time.Time
 	wg       sync.WaitGroup
 	stop     chan struct{}
+
+	// enforceMu makes one retention pass at a time: two passes at once
+	// each drop the share of the excess they measured, together every row.
+	enforceMu sync.Mutex
 }
 
 type jmetrics struct {
@@ -521,6 +525,8 @@ func (j *Journal) janitor() {
 
 // enforce drops events beyond the retention age and size.
 func (j *Journal) enforce() {
+	j.enforceMu.Lock()
+	defer j.enforceMu.Unlock()
 	cut := j.o.Now().Add(-j.o.Retention).UnixNano()
 	if _, err := j.db.Exec(`DELETE FROM events WHERE time_ns < ?`, cut); err != nil {
 		j.fail("retention", err)
