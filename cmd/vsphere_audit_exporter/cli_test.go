@@ -47,7 +47,7 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 	names = append(names, "vcenter.address", "web.listen-address", "web.config.file", "syslog.udp.listen-address", "syslog.max-message-size",
-		"metrics.max-series", "demo", "log.level", "web.telemetry-path")
+		"metrics.max-series", "metrics.max-total-series", "metrics.paging-reserve", "metrics.series-ttl", "demo", "log.level", "web.telemetry-path")
 	for _, n := range names {
 		if !bytes.Contains(out, []byte("--"+n)) && !bytes.Contains(out, []byte("--[no-]"+n)) {
 			t.Errorf("--help does not list --%s", n)
@@ -63,6 +63,10 @@ func TestCommandLine(t *testing.T) {
 		{[]string{"--demo.rate=fast"}, "--demo.rate=fast: "},
 		{[]string{"--vcenter.address=vcenter.example.com"}, "--vcenter.address: "},
 		{[]string{"replay", "--vcenter.address=10.0.0.0/33", "/dev/null"}, "--vcenter.address: "},
+		{[]string{"--metrics.max-total-series=-1"}, "--metrics.max-total-series must be 0 (no budget) or positive, got -1"},
+		{[]string{"--metrics.paging-reserve=60000"}, "--metrics.paging-reserve (60000) must be smaller than --metrics.max-total-series (50000)"},
+		{[]string{"--metrics.max-series=0"}, "--metrics.max-series must be positive, got 0"},
+		{[]string{"--metrics.series-ttl=soon"}, "--metrics.series-ttl"},
 	} {
 		out, err := exec.Command(bin, c.args...).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || !bytes.Contains(out, []byte(c.want)) {

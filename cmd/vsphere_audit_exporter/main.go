@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections.").Default("1024").IntVar(&cfg.MaxConnections)
 	reassemblyTimeout := serveCmd.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
 	timezone := serveCmd.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
-	maxSeries := serveCmd.Flag("metrics.max-series", "Maximum label sets per audit metric; beyond it samples go to one overflow series and are counted in vsphere_audit_label_overflow_total.").Default("10000").Int()
+	mf := metricsFlags(serveCmd)
 	demoMode := serveCmd.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
 	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
 	vcf := vcenterFlags(serveCmd)
@@ -150,13 +150,18 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: --otlp.endpoint ships from the journal, its outbox, and --journal.path is empty; give --journal.path a directory on persistent storage\n", name)
 		return 2
 	}
+	metricsOpts, err := mf.options()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
 		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
 	}
 	return serve(ctx, logger, serveOptions{
 		web: webFlags, metricsPath: *metricsPath, exposition: *expo, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
-		maxSeries: *maxSeries, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
+		metrics: metricsOpts, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
 		otlp: of,
 		demo: *demoMode, demoRate: *demoRate, ready: ready,

@@ -40,7 +40,7 @@ type serveOptions struct {
 	auditLocation     *time.Location // the /audit report's times
 	syslog            syslog.Config
 	reassemblyTimeout time.Duration
-	maxSeries         int
+	metrics           metrics.Options
 	vcenters          []vcenter.Config
 	vcenter           *vcenter.Options
 	stateDirGiven     bool
@@ -90,7 +90,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		webLs = append(webLs, l)
 	}
 
-	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: o.maxSeries})
+	sink := metrics.NewSink(reg, o.metrics)
 	vcs := knownVCenters(ctx, logger, o.knownVCenters, o.vcenters)
 
 	// The journal sits between the pipeline and the metrics: an event is
@@ -227,7 +227,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 	g.Add(func() error { p.Run(pdone, 250*time.Millisecond); return nil }, func(error) { close(pdone) })
 
 	// The web server.
-	srv := &http.Server{Handler: webHandler(metricsHandler(reg, o.exposition, logger), o.metricsPath, logger, jr, o.auditLocation), ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: webHandler(metricsHandler(metrics.Merge(reg, sink), o.exposition, logger), o.metricsPath, logger, jr, o.auditLocation), ReadHeaderTimeout: 10 * time.Second}
 	for _, l := range webLs {
 		g.Add(func() error { return web.Serve(l, srv, o.web, logger) }, func(error) {
 			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

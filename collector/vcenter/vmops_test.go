@@ -250,8 +250,9 @@ func TestVMOperations(t *testing.T) {
 	}
 
 	// The metric series of the new kinds, with all their labels.
-	reg := prometheus.NewRegistry()
-	sink := metrics.NewSink(reg, metrics.Options{MaxSeries: 1000})
+	r := prometheus.NewRegistry()
+	sink := metrics.NewSink(r, metrics.Options{MaxSeries: 1000})
+	reg := metrics.Merge(r, sink)
 	for _, e := range got {
 		sink.Record(e)
 	}
@@ -286,14 +287,14 @@ func TestVMOperations(t *testing.T) {
 			t.Errorf("%s%v = %v, want %v", sr.name, sr.labels, v, sr.want)
 		}
 	}
-	if n := testutil.CollectAndCount(reg, "vsphere_audit_vm_disk_changes_total"); n != 4 {
+	if n, err := testutil.GatherAndCount(reg, "vsphere_audit_vm_disk_changes_total"); n != 4 || err != nil {
 		t.Errorf("%d vm_disk_changes series, want 4", n)
 	}
 }
 
 // counterValue is the value of the counter name whose labels are exactly
 // want (every label named, no other), or -1.
-func counterValue(t *testing.T, reg *prometheus.Registry, name string, want map[string]string) float64 {
+func counterValue(t *testing.T, reg prometheus.Gatherer, name string, want map[string]string) float64 {
 	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {

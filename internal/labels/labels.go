@@ -33,6 +33,7 @@ type Limiter struct {
 	seen     map[string]struct{}
 	overflow prometheus.Counter
 	ovVals   []string
+	budget   *Budget // shared with the process's other bounded metrics; nil: none
 }
 
 // NewLimiter returns the limiter of the metric (or group) called name with
@@ -67,7 +68,7 @@ func (l *Limiter) Admit(vals []string) []string {
 	if _, ok := l.seen[k]; ok {
 		return vals
 	}
-	if len(l.seen) >= l.max {
+	if len(l.seen) >= l.max || !l.budget.Take(1, false) {
 		l.overflow.Inc()
 		return l.ovVals
 	}
@@ -107,9 +108,14 @@ type Bounds struct {
 	MaxSeries   int
 	MaxLabelLen int
 	Overflow    *prometheus.CounterVec
+	// Budget, when set, is the process's series budget the limiters draw
+	// from (as series that do not page) beside their own cap.
+	Budget *Budget
 }
 
 // NewLimiter returns a limiter with b's caps.
 func (b Bounds) NewLimiter(name string, nLabels int) *Limiter {
-	return NewLimiter(name, nLabels, b.MaxSeries, b.MaxLabelLen, b.Overflow)
+	l := NewLimiter(name, nLabels, b.MaxSeries, b.MaxLabelLen, b.Overflow)
+	l.budget = b.Budget
+	return l
 }

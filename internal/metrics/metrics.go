@@ -4,10 +4,13 @@
 package metrics
 
 import (
+	"sort"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
@@ -20,138 +23,42 @@ const Namespace = labels.Namespace
 type Options struct {
 	// MaxSeries caps the label sets of each audit metric (default 10000).
 	MaxSeries int
+	// MaxTotalSeries caps the series of all audit metrics together, and
+	// of the sources' per-host metrics that share the sink's Bounds
+	// (default 50000; a counter and its last-seen gauge are two series).
+	MaxTotalSeries int
+	// PagingReserve is the part of MaxTotalSeries that only label sets
+	// that page may take (default a tenth of it).
+	PagingReserve int
+	// SeriesTTL drops a label set not observed for this long (default
+	// 35 days: the 30-day review and some margin); negative: never.
+	SeriesTTL time.Duration
 	// MaxLabelLen caps one label value in bytes (default 128).
 	MaxLabelLen int
+	// Now is the wall clock the TTL reads (default time.Now).
+	Now func() time.Time
 }
 
-// family is a counter with its last-seen gauge over the same labels. It
-// keeps its series (children) itself, so that counting an event is a map
-// lookup, and caps their number: beyond MaxSeries new label sets go to one
-// overflow series and are counted in vsphere_audit_label_overflow_total.
-type family struct {
-	total    *prometheus.CounterVec
-	lastSeen *prometheus.GaugeVec
-	name     string
-	max      int
-	maxLen   int
-	overflow prometheus.Counter
-
-	mu     sync.Mutex
-	buf    []byte
-	series map[string]*series
-	ov     *series
-}
-
-type series struct {
-	total  prometheus.Counter
-	last   prometheus.Gauge
-	lastTS float64
-}
-
-func (f *family) get(vals []string) *series {
-	for i, v := range vals {
-		vals[i] = labels.Clean(v, f.maxLen) // no allocation for a clean value
-	}
-	f.buf = f.buf[:0]
-	for _, v := range vals {
-		f.buf = append(f.buf, v...)
-		f.buf = append(f.buf, 0xff)
-	}
-	if s := f.series[string(f.buf)]; s != nil {
-		return s
-	}
-	if len(f.series) >= f.max {
-		f.overflow.Inc()
-		if f.ov == nil {
-			ov := make([]string, len(vals))
-			for i := range ov {
-				ov[i] = labels.Overflow
-			}
-			f.ov = f.newSeries(ov)
-		}
-		return f.ov
-	}
-	key := string(f.buf)
-	s := f.newSeries(append([]string(nil), vals...))
-	f.series[key] = s
-	return s
-}
-
-func (f *family) newSeries(vals []string) *series {
-	s := &series{total: f.total.WithLabelValues(vals...)}
-	if f.lastSeen != nil {
-		s.last = f.lastSeen.WithLabelValues(vals...)
-	}
-	return s
-}
-
-func (f *family) observe(ts float64, vals ...string) {
-	f.mu.Lock()
-	s := f.get(vals)
-	s.total.Inc()
-	// Last seen means the newest event, even when events arrive out of order.
-	if s.last != nil && ts > s.lastTS {
-		s.lastTS = ts
-		s.last.Set(ts)
-	}
-	f.mu.Unlock()
-}
-
-// stateGauge is a state (1 or 0) per label set with the event time of the
-// change that set it. The newest change by event time wins, not the last
-// to arrive: a late "enabled" stamped 10:30 does not undo a "disabled"
-// stamped 11:00 (syslog over UDP, relays and the vCenter replay deliver
-// out of order). At equal times the later arrival wins.
-type stateGauge struct {
-	state *prometheus.GaugeVec
-	time  *prometheus.GaugeVec
-	lim   *labels.Limiter
-
-	mu  sync.Mutex
-	buf []byte
-	ts  map[string]float64 // event time of the current state, by label set
-}
-
-func newStateGauge(reg prometheus.Registerer, o Options, overflow *prometheus.CounterVec, name, tsName, help string, lbls ...string) *stateGauge {
-	g := &stateGauge{
-		state: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name, Help: help}, lbls),
-		time: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: tsName,
-			Help: "Event time of the change that set " + Namespace + "_" + name + "."}, lbls),
-		lim: labels.NewLimiter(Namespace+"_"+name, len(lbls), o.MaxSeries, o.MaxLabelLen, overflow),
-		ts:  map[string]float64{},
-	}
-	reg.MustRegister(g.state, g.time)
-	return g
-}
-
-// set records state v stamped ts unless a newer state is held.
-func (g *stateGauge) set(ts, v float64, vals ...string) {
-	vals = g.lim.Admit(vals)
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.buf = g.buf[:0]
-	for _, v := range vals {
-		g.buf = append(g.buf, v...)
-		g.buf = append(g.buf, 0xff)
-	}
-	if prev, ok := g.ts[string(g.buf)]; ok && ts < prev {
-		return
-	}
-	g.ts[string(g.buf)] = ts
-	g.state.WithLabelValues(vals...).Set(v)
-	g.time.WithLabelValues(vals...).Set(ts)
-}
-
-// WithLabelValues returns the state gauge of a label set (for tests).
-func (g *stateGauge) WithLabelValues(vals ...string) prometheus.Gauge {
-	return g.state.WithLabelValues(vals...)
-}
+// Defaults of Options.
+const (
+	DefaultMaxSeries      = 10000
+	DefaultMaxTotalSeries = 50000
+	DefaultSeriesTTL      = 35 * 24 * time.Hour
+)
 
 // Sink records audit events as metrics. It implements audit.Sink and
-// is safe for concurrent use.
+// prometheus.Gatherer (its audit metrics are not in the registry passed to
+// NewSink: serve them with Merge) and is safe for concurrent use.
 type Sink struct {
 	o        Options
+	budget   *labels.Budget
 	overflow *prometheus.CounterVec
+	paging   *prometheus.CounterVec
+	expired  prometheus.Counter
+	families []*family
+
+	sweepMu   sync.Mutex
+	lastSweep time.Time
 
 	events        *family
 	logins        *family
@@ -159,9 +66,9 @@ type Sink struct {
 	logouts       *family
 	locks         *family
 	services      *family
-	serviceState  *stateGauge
+	serviceState  *family
 	lockdown      *family
-	lockdownState *stateGauge
+	lockdownState *family
 	consoles      *family
 	migrations    *family
 	commands      *family
@@ -178,89 +85,197 @@ type Sink struct {
 	hostPower     *family
 }
 
-// Bounds are the sink's label caps and overflow counter, for the other
-// metrics of the process (the sources' health) to share.
+// Bounds are the sink's label caps, series budget and overflow counter,
+// for the other metrics of the process (the sources' health) to share.
 func (s *Sink) Bounds() labels.Bounds {
-	return labels.Bounds{MaxSeries: s.o.MaxSeries, MaxLabelLen: s.o.MaxLabelLen, Overflow: s.overflow}
+	return labels.Bounds{MaxSeries: s.o.MaxSeries, MaxLabelLen: s.o.MaxLabelLen, Overflow: s.overflow, Budget: s.budget}
 }
 
-// NewSink registers the audit metrics on reg.
+// The settings whose change pages (alerts/vsphere-audit.rules.yml).
+var pagingSettings = []string{"syslog", "firewall", "acceptance_level", "audit_records", "exec_installed_only"}
+
+// NewSink registers the sink's own health metrics on reg and returns it.
 func NewSink(reg prometheus.Registerer, o Options) *Sink {
 	if o.MaxSeries <= 0 {
-		o.MaxSeries = 10000
+		o.MaxSeries = DefaultMaxSeries
+	}
+	if o.MaxTotalSeries == 0 {
+		o.MaxTotalSeries = DefaultMaxTotalSeries
+	}
+	if o.PagingReserve <= 0 {
+		o.PagingReserve = o.MaxTotalSeries / 10
+	}
+	if o.SeriesTTL == 0 {
+		o.SeriesTTL = DefaultSeriesTTL
 	}
 	if o.MaxLabelLen <= 0 {
 		o.MaxLabelLen = labels.DefaultMaxLabelLen
 	}
-	s := &Sink{o: o}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Sink{o: o, budget: labels.NewBudget(o.MaxTotalSeries, o.PagingReserve), lastSweep: o.Now()}
 	s.overflow = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "label_overflow_total",
-		Help: "Samples that went to a metric's overflow series (all labels \"" + labels.Overflow + "\") because the metric reached its series cap.",
+		Help: "Samples that went to a metric's overflow series (labels \"" + labels.Overflow + "\" but those of bounded vocabularies such as kind, action, direct) because the metric reached its series cap or the process its series budget.",
 	}, []string{"metric"})
-	reg.MustRegister(s.overflow)
+	s.paging = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "paging_overflow_total",
+		Help: "Samples of label sets that page (a direct login, an attack technique, ...) that went to an overflow series: the budget's reserve for them is full. Their kind and bounded labels are kept, so the alert still fires, without the user or host.",
+	}, []string{"metric"})
+	s.expired = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "series_expired_total",
+		Help: "Audit label sets dropped because they were not observed for --metrics.series-ttl.",
+	})
+	reg.MustRegister(s.overflow, s.paging, s.expired,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "series",
+			Help: "Series charged to the series budget (audit metrics and the sources' per-host metrics; a counter and its last-seen gauge are two)."},
+			func() float64 { return float64(s.budget.Used()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "series_limit",
+			Help: "The series budget (--metrics.max-total-series); 0 for none."},
+			func() float64 { return float64(s.budget.Limit()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: Namespace, Name: "series_paging_reserve",
+			Help: "The part of the series budget only label sets that page may take."},
+			func() float64 { return float64(s.budget.Reserve()) }),
+	)
 
-	fam := func(name, help, seenHelp string, labels ...string) *family {
-		full := Namespace + "_" + name + "_total"
-		f := &family{
-			total:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: Namespace, Name: name + "_total", Help: help}, labels),
-			name:     full,
-			max:      o.MaxSeries,
-			maxLen:   o.MaxLabelLen,
-			overflow: s.overflow.WithLabelValues(full),
-			series:   map[string]*series{},
+	add := func(sp spec) *family {
+		f := newFamily(sp, o, s.budget)
+		ov := s.overflow.WithLabelValues(sp.name)
+		f.overflow = ov.Inc
+		f.pagingOverflow = func() {}
+		if f.paging() {
+			f.pagingOverflow = s.paging.WithLabelValues(sp.name).Inc
 		}
-		reg.MustRegister(f.total)
-		if seenHelp != "" {
-			f.lastSeen = prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: Namespace, Name: name + "_last_seen_timestamp_seconds", Help: seenHelp}, labels)
-			reg.MustRegister(f.lastSeen)
-		}
+		s.families = append(s.families, f)
 		return f
 	}
-	s.events = fam("events", "Audit events by source, host and kind.", "", "source", "host", "kind")
-	s.logins = fam("logins", "Successful logins. direct=\"true\" marks a login to an ESXi host that bypassed vCenter.",
-		"Time of the newest successful login with these labels.", "host", "user", "client_ip", "method", "direct")
-	s.failures = fam("login_failures", "Failed login attempts.",
-		"Time of the newest failed login with these labels.", "host", "user", "client_ip", "method")
-	s.logouts = fam("logouts", "Sessions ended.", "", "host", "user", "client_ip", "method")
-	s.locks = fam("account_locks", "Accounts locked after repeated login failures.",
-		"Time of the newest account lock.", "host", "user")
-	s.services = fam("service_changes", "SSH, ESXi Shell and DCUI enabled or disabled (state).",
-		"Time of the newest change to this state.", "host", "service", "state")
-	s.serviceState = newStateGauge(reg, o, s.overflow, "service_enabled", "service_state_timestamp_seconds",
-		"1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.", "host", "service")
-	s.lockdown = fam("lockdown_changes", "Lockdown mode entered (state=\"enabled\") or left (state=\"disabled\").",
-		"Time of the newest lockdown change to this state.", "host", "state")
-	s.lockdownState = newStateGauge(reg, o, s.overflow, "lockdown_enabled", "lockdown_state_timestamp_seconds",
-		"1 if the newest lockdown change seen (by event time) entered lockdown mode, 0 if it left it.", "host")
-	s.consoles = fam("console_opened", "VM console sessions opened (console tickets issued).",
-		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type")
-	s.migrations = fam("vm_migrations", "VM migrations; user=\"DRS\" for DRS-initiated ones.",
-		"Time of the newest migration with these labels.", "vm", "user", "source_host", "target_host")
-	s.commands = fam("shell_commands", "Commands run in the ESXi Shell or over SSH; technique is the MITRE ATT&CK id of a known ESXi attack pattern the command matches (\"\" for none).",
-		"Time of the newest command with these labels.", "host", "user", "technique")
-	s.permissions = fam("permission_changes", "Permission, role and account changes (type).",
-		"Time of the newest change with these labels.", "host", "user", "type")
-	s.configs = fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...; action: enabled, disabled, lowered, or set when the direction is unknown).",
-		"Time of the newest change with these labels.", "host", "user", "setting", "action")
-	s.logging = fam("logging_failures", "Hosts reporting that remote logging or audit record storage failed or lost messages.",
-		"Time of the newest logging failure.", "host")
-	s.power = fam("vm_power", "VM power operations (action: on, off, reset, suspend, kill).",
-		"Time of the newest power operation with these labels.", "host", "vm", "user", "action")
-	s.snapshots = fam("vm_snapshots", "VM snapshot operations (action: create, remove, remove_all, revert, rename).",
-		"Time of the newest snapshot operation with these labels.", "host", "vm", "user", "action")
-	s.disks = fam("vm_disk_changes", "Virtual disks added, edited or removed (action); cross_vm=\"true\" when the disk's file lies in another VM's folder.",
-		"Time of the newest disk change with these labels.", "host", "vm", "user", "action", "cross_vm")
-	s.lifecycle = fam("vm_lifecycle", "VMs created, deleted, registered, unregistered, cloned or exported (action).",
-		"Time of the newest lifecycle operation with these labels.", "host", "vm", "user", "action")
-	s.guestOps = fam("guest_operations", "Guest operations (VMware Tools: programs started, files transferred) run in a VM, by operation and outcome.",
-		"Time of the newest guest operation with these labels.", "host", "vm", "user", "operation", "outcome")
-	s.datastore = fam("datastore_access", "Datastore files browsed or downloaded over HTTP (the path is in the event, not a label).",
-		"Time of the newest datastore access with these labels.", "host", "user", "client_ip")
-	s.denied = fam("access_denied", "Operations denied by an authorization check (the object is in the event, not a label).",
-		"Time of the newest denial with these labels.", "host", "user", "client_ip")
-	s.hostPower = fam("host_power", "ESXi hosts shut down or rebooted (action).",
-		"Time of the newest shutdown or reboot.", "host", "action")
+	fam := func(name, help, seenHelp string, lbls ...string) spec {
+		sp := spec{kind: counterFamily, name: Namespace + "_" + name + "_total", help: help, labels: lbls}
+		if seenHelp != "" {
+			sp.seenName, sp.seenHelp = Namespace+"_"+name+"_last_seen_timestamp_seconds", seenHelp
+		}
+		return sp
+	}
+	state := func(name, tsName, help string, lbls ...string) spec {
+		return spec{kind: stateFamily, name: Namespace + "_" + name, help: help, labels: lbls,
+			seenName: Namespace + "_" + tsName, seenHelp: "Event time of the change that set " + Namespace + "_" + name + "."}
+	}
+	keep := func(sp spec, l ...string) spec { sp.keep = l; return sp }
+	pageIf := func(sp spec, label string, values ...string) spec {
+		sp.page = append(sp.page, pageRule{label: label, values: values})
+		return sp
+	}
+	pageAll := func(sp spec) spec { sp.pageAll = true; return sp }
+
+	s.events = add(keep(fam("events", "Audit events by source, host and kind.", "", "source", "host", "kind"), "source", "kind"))
+	s.logins = add(pageIf(keep(fam("logins", "Successful logins. direct=\"true\" marks a login to an ESXi host that bypassed vCenter.",
+		"Time of the newest successful login with these labels.", "host", "user", "client_ip", "method", "direct"), "method", "direct"), "direct", "true"))
+	s.failures = add(keep(fam("login_failures", "Failed login attempts.",
+		"Time of the newest failed login with these labels.", "host", "user", "client_ip", "method"), "method"))
+	s.logouts = add(keep(fam("logouts", "Sessions ended.", "", "host", "user", "client_ip", "method"), "method"))
+	s.locks = add(fam("account_locks", "Accounts locked after repeated login failures.",
+		"Time of the newest account lock.", "host", "user"))
+	s.services = add(keep(fam("service_changes", "SSH, ESXi Shell and DCUI enabled or disabled (state).",
+		"Time of the newest change to this state.", "host", "service", "state"), "service", "state"))
+	s.serviceState = add(keep(state("service_enabled", "service_state_timestamp_seconds",
+		"1 if the newest change seen for the service (by event time) enabled it, 0 if it disabled it.", "host", "service"), "service"))
+	s.lockdown = add(pageIf(keep(fam("lockdown_changes", "Lockdown mode entered (state=\"enabled\") or left (state=\"disabled\").",
+		"Time of the newest lockdown change to this state.", "host", "state"), "state"), "state", "disabled"))
+	s.lockdownState = add(state("lockdown_enabled", "lockdown_state_timestamp_seconds",
+		"1 if the newest lockdown change seen (by event time) entered lockdown mode, 0 if it left it.", "host"))
+	s.consoles = add(pageAll(keep(fam("console_opened", "VM console sessions opened (console tickets issued).",
+		"Time of the newest console opening with these labels.", "host", "vm", "user", "ticket_type"), "ticket_type")))
+	s.migrations = add(fam("vm_migrations", "VM migrations by VM and initiator; user=\"DRS\" for DRS-initiated ones (the source and target hosts are in the event and the journal).",
+		"Time of the newest migration with these labels.", "vm", "user"))
+	s.commands = add(pageIf(keep(fam("shell_commands", "Commands run in the ESXi Shell or over SSH; technique is the MITRE ATT&CK id of a known ESXi attack pattern the command matches (\"\" for none).",
+		"Time of the newest command with these labels.", "host", "user", "technique"), "technique"), "technique"))
+	s.permissions = add(keep(fam("permission_changes", "Permission, role and account changes (type).",
+		"Time of the newest change with these labels.", "host", "user", "type"), "type"))
+	s.configs = add(pageIf(keep(fam("config_changes", "Security-relevant configuration changes (setting: syslog, firewall, acceptance_level, ...; action: enabled, disabled, lowered, or set when the direction is unknown).",
+		"Time of the newest change with these labels.", "host", "user", "setting", "action"), "setting", "action"), "setting", pagingSettings...))
+	s.logging = add(pageAll(fam("logging_failures", "Hosts reporting that remote logging or audit record storage failed or lost messages.",
+		"Time of the newest logging failure.", "host")))
+	s.power = add(pageIf(keep(fam("vm_power", "VM power operations (action: on, off, reset, suspend, kill).",
+		"Time of the newest power operation with these labels.", "host", "vm", "user", "action"), "action"), "action", "off", "kill"))
+	s.snapshots = add(pageAll(keep(fam("vm_snapshots", "VM snapshot operations (action: create, remove, remove_all, revert, rename).",
+		"Time of the newest snapshot operation with these labels.", "host", "vm", "user", "action"), "action")))
+	s.disks = add(pageAll(keep(fam("vm_disk_changes", "Virtual disks added, edited or removed (action); cross_vm=\"true\" when the disk's file lies in another VM's folder.",
+		"Time of the newest disk change with these labels.", "host", "vm", "user", "action", "cross_vm"), "action", "cross_vm")))
+	s.lifecycle = add(pageIf(keep(fam("vm_lifecycle", "VMs created, deleted, registered, unregistered, cloned or exported (action).",
+		"Time of the newest lifecycle operation with these labels.", "host", "vm", "user", "action"), "action"), "action", "clone", "export"))
+	s.guestOps = add(pageAll(keep(fam("guest_operations", "Guest operations (VMware Tools: programs started, files transferred) run in a VM, by operation and outcome.",
+		"Time of the newest guest operation with these labels.", "host", "vm", "user", "operation", "outcome"), "operation", "outcome")))
+	s.datastore = add(fam("datastore_access", "Datastore files browsed or downloaded over HTTP (the path is in the event, not a label).",
+		"Time of the newest datastore access with these labels.", "host", "user", "client_ip"))
+	s.denied = add(fam("access_denied", "Operations denied by an authorization check (the object is in the event, not a label).",
+		"Time of the newest denial with these labels.", "host", "user", "client_ip"))
+	s.hostPower = add(keep(fam("host_power", "ESXi hosts shut down or rebooted (action).",
+		"Time of the newest shutdown or reboot.", "host", "action"), "action"))
 	return s
+}
+
+// Gather implements prometheus.Gatherer for the audit metrics (sorted by
+// name). It first drops expired label sets, at most once a minute.
+func (s *Sink) Gather() ([]*dto.MetricFamily, error) {
+	s.maybeExpire()
+	var out []*dto.MetricFamily
+	for _, f := range s.families {
+		out = f.gather(out)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+	return out, nil
+}
+
+func (s *Sink) maybeExpire() {
+	if s.o.SeriesTTL < 0 {
+		return
+	}
+	now := s.o.Now()
+	s.sweepMu.Lock()
+	due := now.Sub(s.lastSweep) >= time.Minute
+	if due {
+		s.lastSweep = now
+	}
+	s.sweepMu.Unlock()
+	if due {
+		s.Expire(now)
+	}
+}
+
+// Expire drops the label sets not observed since now minus the TTL,
+// returning their series to the budget, and returns how many it dropped.
+func (s *Sink) Expire(now time.Time) int {
+	if s.o.SeriesTTL < 0 {
+		return 0
+	}
+	cutoff := now.Add(-s.o.SeriesTTL).UnixNano()
+	n := 0
+	for _, f := range s.families {
+		n += f.expire(cutoff)
+	}
+	s.expired.Add(float64(n))
+	return n
+}
+
+// Merge returns a Gatherer of the metric families of gs together, sorted
+// by name. Unlike prometheus.Gatherers it checks nothing per sample: the
+// names of the gatherers must be distinct (the sink's are not registered
+// anywhere else).
+func Merge(gs ...prometheus.Gatherer) prometheus.Gatherer {
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		var out []*dto.MetricFamily
+		var errs prometheus.MultiError
+		for _, g := range gs {
+			mfs, err := g.Gather()
+			if err != nil {
+				errs = append(errs, err)
+			}
+			out = append(out, mfs...)
+		}
+		sort.Slice(out, func(i, j int) bool { return out[i].GetName() < out[j].GetName() })
+		return out, errs.MaybeUnwrap()
+	})
 }
 
 // Record implements audit.Sink.
@@ -298,7 +313,7 @@ func (s *Sink) Record(e audit.Event) {
 	case audit.KindConsoleOpened:
 		s.consoles.observe(ts, e.Host, e.VM, e.User, e.TicketType)
 	case audit.KindVMMigrated:
-		s.migrations.observe(ts, e.VM, e.User, e.SourceHost, e.TargetHost)
+		s.migrations.observe(ts, e.VM, e.User)
 	case audit.KindShellCommand:
 		s.commands.observe(ts, e.Host, e.User, e.Technique)
 	case audit.KindPermissionChanged:

@@ -78,7 +78,7 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	var st Stats
 	bw := bufio.NewWriterSize(out, 64<<10)
 	var sink audit.Sink
-	var reg *prometheus.Registry
+	var reg prometheus.Gatherer
 	var mu sync.Mutex
 	var encErr error
 	switch o.Output {
@@ -95,8 +95,9 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 			}
 		})
 	case OutputMetrics:
-		reg = prometheus.NewRegistry()
-		ms := metrics.NewSink(reg, o.Metrics)
+		r := prometheus.NewRegistry()
+		ms := metrics.NewSink(r, o.Metrics)
+		reg = metrics.Merge(r, ms)
 		sink = audit.SinkFunc(func(e audit.Event) {
 			mu.Lock()
 			st.Events++
