@@ -88,6 +88,19 @@ package:
 package-test: package
 	./scripts/package-test.sh $(PKG_DIR)/*.deb '$(STAMP_VERSION)' '$(STAMP_REVISION)'
 
+## compat: the alert rules checked and unit-tested with promtool 3.x too
+## (Prometheus 3). Not part of test: the first run builds promtool with go
+## install into .cache/ (many minutes on 2 cores); later runs reuse it.
+PROMTOOL3_VERSION ?= v0.316.0
+PROMTOOL3_DIR     := $(CURDIR)/.cache/promtool-$(PROMTOOL3_VERSION)
+PROMTOOL3         := $(PROMTOOL3_DIR)/promtool
+.PHONY: compat
+compat:
+	@[ -x $(PROMTOOL3) ] || { echo "building promtool 3 (github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL3_VERSION)) into $(PROMTOOL3_DIR): many minutes"; \
+	  GOBIN=$(PROMTOOL3_DIR) CGO_ENABLED=0 $(GO) install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL3_VERSION); }
+	$(PROMTOOL3) check rules alerts/*.rules.yml
+	$(PROMTOOL3) test rules alerts/tests/*.yml
+
 clean:
 	rm -f vsphere_audit_exporter
 	rm -rf dist
