@@ -48,13 +48,25 @@ unit:
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
-## fuzz: the parse-and-classify, quick-filter and live-skip fuzz targets, seeded from testdata/, and the journal's event decoder against encoding/json, for a bounded time.
+## fuzz: every fuzz target, for a bounded time (FUZZTIME each): parse-and-classify, quick filter, live skip, the journal's
+## event encoder and decoder against encoding/json, the TCP frame reader (both framings, random chunks), reassembly of
+## interleaved hosts, dedup, the vCenter event mapping and checkpoint loading.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseClassify$$' -fuzztime $(FUZZTIME) ./internal/pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzQuickFilter$$' -fuzztime $(FUZZTIME) ./internal/detect
 	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/pipeline
 	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
 	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
+	$(GO) test -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME) ./collector/syslog
+	$(GO) test -run '^$$' -fuzz '^FuzzReassembly$$' -fuzztime $(FUZZTIME) ./internal/reassembly
+	$(GO) test -run '^$$' -fuzz '^FuzzAllow$$' -fuzztime $(FUZZTIME) ./internal/dedup
+	$(GO) test -run '^$$' -fuzz '^FuzzToAudit$$' -fuzztime $(FUZZTIME) ./collector/vcenter
+	$(GO) test -run '^$$' -fuzz '^FuzzLoadCheckpoint$$' -fuzztime $(FUZZTIME) ./collector/vcenter
+
+## fuzz-long: every fuzz target for 10 minutes each (FUZZLONG=1h for longer).
+.PHONY: fuzz-long
+fuzz-long:
+	$(MAKE) fuzz FUZZTIME=$(or $(FUZZLONG),10m)
 
 test: deps rules fmt-check vet lint unit race fuzz package package-test
 

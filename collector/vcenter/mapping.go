@@ -139,11 +139,21 @@ func TypeID(ev types.BaseEvent) string {
 }
 
 // Lookup returns the vSphere table's entry for ev, or nil.
+// An EventEx or ExtendedEvent whose id names a typed class (no dot:
+// UserLoginSessionEvent) is not one: its fields are not that class's, so
+// it has no entry (the class's field readers would fail on it).
 func Lookup(ev types.BaseEvent) *vsphere.EventType {
-	if vt := vsphere.Lookup(TypeID(ev)); vt != nil && vt.Origin&apiOrigins != 0 {
-		return vt
+	vt := vsphere.Lookup(TypeID(ev))
+	if vt == nil || vt.Origin&apiOrigins == 0 {
+		return nil
 	}
-	return nil
+	if !vt.Extended() {
+		switch ev.(type) {
+		case *types.EventEx, *types.ExtendedEvent:
+			return nil
+		}
+	}
+	return vt
 }
 
 // TypeLabel is ev's bounded events_read label: the table's id or "other".
