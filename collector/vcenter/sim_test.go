@@ -43,7 +43,7 @@ type sim struct {
 	mu     sync.Mutex
 }
 
-func newSim(t testing.TB, listen string) *sim {
+func newSim(t testing.TB, listen string, opts ...func(*simulator.Model)) *sim {
 	t.Helper()
 	model := simulator.VPX()
 	model.Machine = 2
@@ -66,6 +66,9 @@ func newSim(t testing.TB, listen string) *sim {
 		s.vms = append(s.vms, r.(*simulator.VirtualMachine))
 	}
 	vcsim.SetSimHostState(model, map[string]vcsim.HostSimState{})
+	for _, o := range opts {
+		o(model)
+	}
 	s.server = model.Service.NewServer()
 	su := *s.server.URL
 	su.User = nil

@@ -322,7 +322,9 @@ func (t *Tailer) connect(ctx context.Context) error {
 	}
 	if t.cfg.Thumbprint != "" {
 		sc.SetThumbprint(t.cfg.URL.Host, t.cfg.Thumbprint)
+		pinThumbprint(sc.DefaultTransport().TLSClientConfig, t.cfg.URL.Hostname(), t.cfg.Thumbprint)
 	}
+	sc.Client.Transport = drainTransport{sc.Client.Transport}
 	vc, err := vim25.NewClient(ctx, sc)
 	if err != nil {
 		return err

@@ -2,14 +2,15 @@ package vcenter
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
-	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 	"math/rand/v2"
 	"net"
 	"net/url"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,12 +18,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/vmware/govmomi/session"
+	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 )
 
 // keyOf is the vCenter key in an audit event's EventID ("vcenter:KEY:NANOS").
@@ -780,5 +783,37 @@ func TestCheckpointNamesVCenter(t *testing.T) {
 	}
 	if cp.VCenter != cfg.Name {
 		t.Errorf("saved checkpoint's vcenter = %q, want %q", cp.VCenter, cfg.Name)
+	}
+}
+
+// TestOneTLSHandshake: a catch-up of several pages, the inventory and
+// polls run over one TLS connection, verified once: with a pinned
+// thumbprint the first handshake is the one that counts (no handshake
+// failed against the system roots first, which the vCenter logs as a
+// rejected certificate).
+func TestOneTLSHandshake(t *testing.T) {
+	var hellos atomic.Int64
+	s := newSim(t, "", func(m *simulator.Model) {
+		m.Service.TLS.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			hellos.Add(1)
+			return nil, nil
+		}
+	})
+	const total = 2500 // three pages of 1000
+	p := &producer{keys: map[string]bool{}}
+	p.run(s, total, 0)
+	cfg := s.config(t)
+	cfg.Lookback = time.Hour
+	rec := &recorder{}
+	_, cancel, done := startTailer(t, cfg, rec)
+	waitAll(t, p, rec, 60*time.Second)
+	// A few polls more on the same connection.
+	polled := hellos.Load()
+	time.Sleep(10 * cfg.PollInterval)
+	cancel()
+	<-done
+	t.Logf("%d events, %d TLS handshakes at catch-up, %d after polls", len(rec.snapshot()), polled, hellos.Load())
+	if got := hellos.Load(); got != 1 {
+		t.Errorf("%d TLS handshakes for one session, want 1", got)
 	}
 }
