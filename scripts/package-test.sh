@@ -32,7 +32,7 @@ command -v dpkg >/dev/null || skip "dpkg is missing (the .deb test runs on Debia
 need=()
 command -v systemd-analyze >/dev/null || need+=(systemd)
 command -v curl >/dev/null || need+=(curl)
-command -v flock >/dev/null && command -v runuser >/dev/null || need+=(util-linux)
+command -v flock >/dev/null && command -v setpriv >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   echo "package-test: installing ${need[*]}"
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null ||
@@ -105,8 +105,10 @@ grep -qx "EnvironmentFile=-$defaults" "$unit" || fail "$unit: no EnvironmentFile
 ARGS=$(. "$defaults"; printf '%s' "${ARGS:-}")
 [ -n "$ARGS" ] || fail "$defaults sets no ARGS"
 echo "package-test: serve $ARGS (as $user, on loopback)"
+# setpriv execs the binary as the user (runuser would stay as a parent
+# that answers SIGTERM itself, "Session terminated", with exit code 143).
 # shellcheck disable=SC2086
-runuser -u "$user" -- /usr/bin/vsphere_audit_exporter serve $ARGS \
+setpriv --reuid="$user" --regid="$user" --init-groups -- /usr/bin/vsphere_audit_exporter serve $ARGS \
   --web.listen-address=127.0.0.1:0 --syslog.udp.listen-address=127.0.0.1:0 --syslog.tcp.listen-address=127.0.0.1:0 \
   >"$work/serve.log" 2>&1 &
 pid=$!
