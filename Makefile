@@ -19,7 +19,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The core packages, also run under the race detector.
 RACE_PKGS := ./internal/pipeline ./internal/reassembly ./internal/dedup ./internal/detect ./internal/metrics ./internal/labels ./collector/syslog
 
-.PHONY: all build test deps vet lint race fmt-check unit fuzz promtool-check bench clean
+.PHONY: all build test deps vet lint race fmt-check unit fuzz promtool-check bench bench-profile clean
 
 all: build
 
@@ -74,6 +74,18 @@ test: deps rules fmt-check vet lint unit race fuzz package package-test
 bench:
 	@./scripts/ensure-deps.sh bench
 	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
+
+## bench-profile: CPU and heap profiles of replay and of live TCP ingest, in
+## dist/profile/ (read them with go tool pprof -top or -http).
+PROFILE_DIR ?= dist/profile
+.PHONY: bench-profile
+bench-profile:
+	@mkdir -p $(PROFILE_DIR)
+	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench '^BenchmarkProfileReplay$$' -benchtime 3x -timeout 30m \
+	  -cpuprofile $(PROFILE_DIR)/replay.cpu.pprof -memprofile $(PROFILE_DIR)/replay.heap.pprof -o $(PROFILE_DIR)/bench.test ./bench/
+	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench '^BenchmarkTCPIngest$$' -benchtime 1x -timeout 30m \
+	  -cpuprofile $(PROFILE_DIR)/ingest.cpu.pprof -memprofile $(PROFILE_DIR)/ingest.heap.pprof -o $(PROFILE_DIR)/bench.test ./bench/
+	@echo "profiles in $(PROFILE_DIR): go tool pprof -top $(PROFILE_DIR)/bench.test $(PROFILE_DIR)/replay.cpu.pprof"
 
 ## package: the .deb and .rpm (nfpm, packaging/nfpm.yaml) in dist/package/:
 ## the static binary stamped with LDFLAGS, the hardened systemd unit, the

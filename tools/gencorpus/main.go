@@ -107,21 +107,29 @@ type host struct {
 }
 
 type gen struct {
-	rng   *rand.Rand
-	w     *bufio.Writer
-	buf   []byte
-	ms    int64 // current timestamp, Unix milliseconds
-	hosts []host
-	left  int // lines still to write
+	// users, when positive, replaces the login users by user0..user<users-1>
+	// in turn (nextUser): a corpus of that many distinct users.
+	users, nextUser int
+	rng             *rand.Rand
+	w               *bufio.Writer
+	buf             []byte
+	ms              int64 // current timestamp, Unix milliseconds
+	hosts           []host
+	left            int // lines still to write
 }
 
 func main() {
 	n := flag.Int("n", 1000000, "number of lines to write")
 	seed := flag.Uint64("seed", 1, "random seed")
 	out := flag.String("o", "", "output file (default stdout)")
+	users := flag.Int("users", 0, "distinct user names of hostd and SSH logins and failures (user0, user1, ... in turn); 0: the fixed realistic set (root, admin, svc-backup, ...)")
 	flag.Parse()
 	if *n < 0 {
 		fmt.Fprintln(os.Stderr, "gencorpus: -n must be >= 0")
+		os.Exit(2)
+	}
+	if *users < 0 {
+		fmt.Fprintln(os.Stderr, "gencorpus: -users must be >= 0")
 		os.Exit(2)
 	}
 
@@ -139,6 +147,7 @@ func main() {
 
 	w := bufio.NewWriterSize(dst, 1<<20)
 	g := newGen(*seed, w)
+	g.users = *users
 	g.run(*n)
 	err := w.Flush()
 	if f != nil {
@@ -285,6 +294,17 @@ func (g *gen) uuid() {
 
 func (g *gen) pick(list []string) string { return list[g.rng.IntN(len(list))] }
 
+// loginUser is a hostd or SSH login's user: from list, or with -users the
+// next of the distinct names.
+func (g *gen) loginUser(list []string) string {
+	if g.users <= 0 {
+		return g.pick(list)
+	}
+	u := "user" + strconv.Itoa(g.nextUser%g.users)
+	g.nextUser++
+	return u
+}
+
 func (g *gen) ip(nets []string) string {
 	return g.pick(nets) + strconv.Itoa(2+g.rng.IntN(252))
 }
@@ -382,7 +402,7 @@ func (g *gen) hostdStats(h *host) {
 
 // hostdLogout is a negative case for login detection ("logged out").
 func (g *gen) hostdLogout(h *host) {
-	user, ip := g.pick(hostdUsers), g.ip(subnets)
+	user, ip := g.loginUser(hostdUsers), g.ip(subnets)
 	g.start(166, h, "Hostd", g.hostdTID(h))
 	g.s("[Originator@6876 sub=Vimsvc.ha-eventmgr opID=")
 	g.s(g.opID())
@@ -515,7 +535,7 @@ func (g *gen) loginPair(h *host, user, ip, ua string) {
 }
 
 func (g *gen) hostdLogin(h *host) {
-	g.loginPair(h, g.pick(hostdUsers), g.ip(subnets), g.pick(userAgents))
+	g.loginPair(h, g.loginUser(hostdUsers), g.ip(subnets), g.pick(userAgents))
 }
 
 func (g *gen) vpxuserLogin(h *host) {
@@ -525,7 +545,7 @@ func (g *gen) vpxuserLogin(h *host) {
 // hostdReject writes "Rejected password" and the "Cannot login" event with
 // the same opID.
 func (g *gen) hostdReject(h *host) {
-	user, ip, op, tid := g.pick(hostdUsers), g.ip(failSubnets), g.opID(), g.hostdTID(h)
+	user, ip, op, tid := g.loginUser(hostdUsers), g.ip(failSubnets), g.opID(), g.hostdTID(h)
 
 	g.start(164, h, "Hostd", tid)
 	g.s("[Originator@6876 sub=Default opID=")
@@ -553,7 +573,7 @@ func (g *gen) sshdPID() int { return 1050000 + g.rng.IntN(1000000) }
 func (g *gen) sshdAccepted(h *host) {
 	g.start(38, h, "sshd", g.sshdPID())
 	g.s("Accepted keyboard-interactive/pam for ")
-	g.s(g.pick(sshUsers))
+	g.s(g.loginUser(sshUsers))
 	g.s(" from ")
 	g.s(g.ip(subnets))
 	g.s(" port ")
@@ -565,7 +585,7 @@ func (g *gen) sshdAccepted(h *host) {
 func (g *gen) sshdFailure(h *host) {
 	g.start(35, h, "sshd", g.sshdPID())
 	g.s("error: PAM: Authentication failure for ")
-	g.s(g.pick(sshUsers))
+	g.s(g.loginUser(sshUsers))
 	g.s(" from ")
 	g.s(g.ip(failSubnets))
 	g.end()
