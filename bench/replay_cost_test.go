@@ -104,7 +104,9 @@ func BenchmarkReplayProcess(b *testing.B) {
 	bin := exporterBinary(b)
 	var rep, mt proc
 	for range b.N {
-		rep = bestOf(b, 3, func() proc { return runProc(b, "taskset", "-c", "0", bin, "replay", "--output=metrics", "--log.level=warn", path) })
+		rep = bestOf(b, 3, func() proc {
+			return runProc(b, "taskset", "-c", "0", bin, "replay", "--output=metrics", "--log.level=warn", path)
+		})
 		mt = bestOf(b, 3, func() proc { return runProc(b, "./mtail.sh", path) })
 	}
 	n := float64(lines())
@@ -132,7 +134,9 @@ func BenchmarkReplayUsers(b *testing.B) {
 	for range b.N {
 		for i, u := range sizes {
 			path := usersCorpus(b, u)
-			got[i] = bestOf(b, 3, func() proc { return runProc(b, "taskset", "-c", "0", bin, "replay", "--output=metrics", "--log.level=warn", path) })
+			got[i] = bestOf(b, 3, func() proc {
+				return runProc(b, "taskset", "-c", "0", bin, "replay", "--output=metrics", "--log.level=warn", path)
+			})
 		}
 	}
 	lo, hi := got[0].cpu, got[0].cpu
