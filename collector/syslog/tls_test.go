@@ -104,7 +104,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no certificate", Config{TLSAddress: "127.0.0.1:0"}, "--syslog.tls.cert-file and --syslog.tls.key-file are required"},
+		{"no certificate", Config{TLSAddress: "127.0.0.1:0"}, "--syslog.tls.cert-file and --syslog.tls.key-file (or --syslog.tls.config.file) are required"},
 		{"unreadable certificate", Config{TLSAddress: "127.0.0.1:0", TLSCertFile: "/nonexistent.pem", TLSKeyFile: "/nonexistent.key"}, "syslog TLS certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -165,7 +165,10 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	const n = 60
 	const timeout = 500 * time.Millisecond
 	s, h, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile,
-		MaxConnections: n, IdleTimeout: time.Hour, TLSHandshakeTimeout: timeout})
+		MaxConnections: n, IdleTimeout: time.Hour, TLSHandshakeTimeout: timeout,
+		// Every stalled connection comes from 127.0.0.1: no per-source cap
+		// or reserve for new sources here.
+		MaxConnectionsPerSource: -1, NewSourceReserve: -1})
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("tcp", s.TLSAddr().String())
