@@ -42,6 +42,9 @@ func ParseAllowedSources(values []string) (AllowedSources, error) {
 			if s == "" {
 				continue
 			}
+			if strings.Contains(s, "=") {
+				return AllowedSources{}, fmt.Errorf("%q: one transport per value (%q): repeat the flag for each transport", v, s)
+			}
 			p, err := parsePrefix(s)
 			if err != nil {
 				return AllowedSources{}, fmt.Errorf("%q: %v", v, err)
