@@ -444,9 +444,10 @@ func remoteAddr(c net.Conn) netip.Addr {
 func (s *Server) accept(l net.Listener, transport string, conns *sync.Map) {
 	closed := s.health.ConnectionsClosed
 	reject := func(c net.Conn, reason, closeReason string, addr netip.Addr) {
-		c.Close()
+		// Counted before the close that the sender sees.
 		s.health.Rejected.WithLabelValues(transport, reason).Inc()
 		closed.WithLabelValues(transport, closeReason).Inc()
+		c.Close()
 		s.logReject(transport, reason, addr)
 	}
 	for {
@@ -508,9 +509,10 @@ func (s *Server) serveConn(c net.Conn, transport string, addr netip.Addr) {
 	}
 	r := s.newReceiver(transport)
 	r.src = addr
-	// The buffer holds a message at the size limit (and its trailer), so
-	// that a longer line is seen passing the limit, not only when it ends.
-	br := bufio.NewReaderSize(c, min(max(s.cfg.MaxMessageSize+2, 4096), 64<<10))
+	// The buffer holds a message at the size limit and its trailer (up to
+	// 64 KiB), so that a longer line is seen, and counted, when it passes
+	// the limit (or within 64 KiB of it), not only when it ends.
+	br := bufio.NewReaderSize(c, min(max(s.cfg.MaxMessageSize+2, 512), 64<<10))
 	deadline := func() {
 		if s.cfg.IdleTimeout > 0 && br.Buffered() == 0 {
 			c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))

@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key.
@@ -122,10 +124,7 @@ func TestTLSConfigErrors(t *testing.T) {
 // tickets sat unread in the client's socket when it closed, the kernel
 // reset the connection, and the server discarded every message.
 func TestTLS13WriteAndClose(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	python := testenv.RequireBinary(t, "python3", "python3")
 	certFile, keyFile, _ := writeCert(t)
 	s, _, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile})
 	const n = 20
