@@ -135,6 +135,10 @@ func TestHostBinder(t *testing.T) {
 		{a1, "esx01", true, "esx01.lab", false},
 		{a1, "esx-victim", false, "esx01.lab", false},
 		{a1, "", true, "", false},
+		{a1, "-", true, "", false},
+		{a1, "localhost", true, "", false},
+		{a3, "LOCALHOST.localdomain", true, "", false}, // not bound: a3 is still free
+		{a3, "localhost", true, "", false},
 		{a2, "esx02", true, "esx02", false},
 		{a3, "esx03", true, "", true}, // the table holds 2
 		{a3, "esx-victim", true, "", true},

@@ -48,10 +48,10 @@ func newHostBinder(max int) *hostBinder {
 }
 
 // check reports whether host is the name addr is bound to, binding it if
-// addr has none; bound is addr's name. host may alias a read buffer. An
-// empty host (a message without header) is not checked.
+// addr has none; bound is addr's name. host may alias a read buffer. A
+// name of no host in particular (unboundName) is not checked.
 func (b *hostBinder) check(addr netip.Addr, host string) (ok bool, bound string, full bool) {
-	if host == "" {
+	if unboundName(host) {
 		return true, "", false
 	}
 	b.mu.Lock()
@@ -66,6 +66,18 @@ func (b *hostBinder) check(addr netip.Addr, host string) (ok bool, bound string,
 		return true, bound, false
 	}
 	return sameHost(bound, host), bound, false
+}
+
+// unboundName reports whether host names no host in particular: none, the
+// RFC 5424 nil value, or localhost (a host whose name is not yet set, early
+// in its boot). Such a name is neither bound nor checked, so that it cannot
+// bind an address and make every later message of its host a mismatch.
+func unboundName(host string) bool {
+	switch strings.ToLower(host) {
+	case "", "-", "localhost", "localhost.localdomain", "localhost6", "localhost6.localdomain6":
+		return true
+	}
+	return false
 }
 
 // sameHost compares host names as ESXi and vCenter vary them: case

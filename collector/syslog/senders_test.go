@@ -662,3 +662,103 @@ func TestTruncatedAndFramingErrorsCounted(t *testing.T) {
 		t.Errorf("oversize = %v, want 1", got)
 	}
 }
+
+// Handshakes concurrent with rotations: every handshake completes with a
+// whole certificate, the old one or the new one, never a failure or a
+// mix, while the files are renamed over each other (run with -race).
+func TestTLSCertificateReloadConcurrent(t *testing.T) {
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := ca.issue(t, dir, "server", 1, time.Now().Add(time.Hour), false)
+	var pems [2][2][]byte // serial 1 and 2: certificate, key
+	pems[0][0], _ = os.ReadFile(certFile)
+	pems[0][1], _ = os.ReadFile(keyFile)
+	c2, k2 := ca.issue(t, t.TempDir(), "server", 2, time.Now().Add(2*time.Hour), false)
+	pems[1][0], _ = os.ReadFile(c2)
+	pems[1][1], _ = os.ReadFile(k2)
+	s, h, _, _ := startLogged(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile}, func(s *Server) { s.certCheck = 0 })
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	addr := s.TLSAddr().String()
+
+	stop := make(chan struct{})
+	type result struct {
+		n   int
+		err error
+	}
+	rotated := make(chan result)
+	go func() {
+		replace := func(path string, data []byte) error {
+			if err := os.WriteFile(path+".new", data, 0o600); err != nil {
+				return err
+			}
+			return os.Rename(path+".new", path)
+		}
+		n := 0
+		for i := 1; ; i++ {
+			select {
+			case <-stop:
+				rotated <- result{n, nil}
+				return
+			default:
+			}
+			p := pems[i%2]
+			// Key first, then certificate: between the two the pair does
+			// not match and the previous certificate stays in service.
+			if err := replace(keyFile, p[1]); err != nil {
+				<-stop
+				rotated <- result{n, err}
+				return
+			}
+			if err := replace(certFile, p[0]); err != nil {
+				<-stop
+				rotated <- result{n, err}
+				return
+			}
+			n++
+		}
+	}()
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	serials := map[int64]int{}
+	var failures []error
+	for g := 0; g < 8; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				c, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool})
+				mu.Lock()
+				if err != nil {
+					failures = append(failures, err)
+				} else {
+					serials[c.ConnectionState().PeerCertificates[0].SerialNumber.Int64()]++
+					c.Close()
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	r := <-rotated
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	n := r.n
+	if len(failures) > 0 {
+		t.Fatalf("%d of 200 handshakes failed during %d rotations, first: %v", len(failures), n, failures[0])
+	}
+	if serials[1]+serials[2] != 200 || len(serials) > 2 {
+		t.Errorf("serials served %v, want only 1 and 2, 200 in all", serials)
+	}
+	// The files end as one whole pair: the next handshake serves it.
+	last := int64(1)
+	if n%2 == 1 {
+		last = 2
+	}
+	if got := servedSerial(t, addr, pool); got != last {
+		t.Errorf("after %d rotations serial %d is served, want %d", n, got, last)
+	}
+	t.Logf("%d rotations, serials %v, reload errors %v", n, serials, testutil.ToFloat64(h.CertReloadErrors))
+}
