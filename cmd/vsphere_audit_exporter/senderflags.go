@@ -24,15 +24,15 @@ type senderOptions struct {
 func senderFlags(cmd *kingpin.CmdClause) *senderOptions {
 	o := &senderOptions{}
 	cmd.Flag("syslog.allowed-sources", "Accept syslog only from these senders (repeatable): comma-separated addresses or CIDRs, optionally for one transport: udp=, tcp= or tls= (e.g. 10.20.0.0/16, tls=192.0.2.10,192.0.2.11). Once any is given, a transport no value names accepts nobody. Others are turned away before any byte is read, counted in vsphere_audit_syslog_rejected_total{reason=\"not_allowed\"} and logged once a minute per address. Default: any sender.").
-		StringsVar(&o.allowed)
+		PlaceHolder("[udp=|tcp=|tls=]CIDR,...").StringsVar(&o.allowed)
 	cmd.Flag("syslog.tls.config.file", "TLS configuration of the syslog TLS listener, in the exporter-toolkit's web configuration format (its tls_server_config section: cert_file, key_file, client_ca_file, client_auth_type for mTLS, min_version, cipher_suites, ...). The certificate is re-read when its files change. Replaces --syslog.tls.cert-file and --syslog.tls.key-file.").
-		StringVar(&o.tlsConfig)
+		PlaceHolder("FILE").StringVar(&o.tlsConfig)
 	cmd.Flag("syslog.max-connections-per-source", "Maximum concurrent TCP and TLS connections from one address, so that one sender cannot take every slot of --syslog.max-connections. 0: no cap.").
 		Default(strconv.Itoa(syslog.DefaultMaxConnectionsPerSource)).IntVar(&o.perSource)
 	cmd.Flag("syslog.new-source-reserve", "How many of --syslog.max-connections only an address with no open connection may take, so that senders holding many connections cannot lock a new one out. auto: an eighth of --syslog.max-connections; 0: no reserve.").
 		Default("auto").StringVar(&o.reserve)
-	cmd.Flag("syslog.host-binding", "Check the host name of each message against its sending address: each address is bound to the first host name it sends (a short name and its FQDN are one host). off; flag: a message naming another host is counted in vsphere_audit_syslog_host_mismatch_total and logged; enforce: it is also dropped. Pin hosts to addresses with --syslog.allowed-sources (see README). Not behind a relay that forwards many hosts' logs.").
-		Default(syslog.HostBindingOff).StringVar(&o.hostBinding)
+	cmd.Flag("syslog.host-binding", "Check the host name of each message against its sending address: each address is bound to the first host name it sends (a short name and its FQDN are one host). off (the default); flag: a message naming another host is counted in vsphere_audit_syslog_host_mismatch_total and logged; enforce: it is also dropped. Pin hosts to addresses with --syslog.allowed-sources (see README). Not behind a relay that forwards many hosts' logs.").
+		Default(syslog.HostBindingOff).PlaceHolder("off|flag|enforce").StringVar(&o.hostBinding)
 	return o
 }
 

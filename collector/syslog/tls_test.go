@@ -188,6 +188,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	waitFor(t, "the slots to be freed", func() bool {
 		return testutil.ToFloat64(h.Connections.WithLabelValues(TransportTLS)) == 0
 	})
+	if got := testutil.ToFloat64(h.Rejected.WithLabelValues(TransportTLS, RejectTLSHandshake)); got != n {
+		t.Errorf("rejected for tls_handshake = %v, want %d", got, n)
+	}
 	if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTLS, "limit")); got != 0 {
 		t.Errorf("closed for limit = %v, want 0", got)
 	}
