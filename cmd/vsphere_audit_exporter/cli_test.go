@@ -47,7 +47,8 @@ func TestCommandLine(t *testing.T) {
 		}
 	}
 	names = append(names, "vcenter.address", "web.listen-address", "web.config.file", "syslog.udp.listen-address", "syslog.max-message-size",
-		"metrics.max-series", "metrics.max-total-series", "metrics.paging-reserve", "metrics.series-ttl", "demo", "log.level", "web.telemetry-path")
+		"metrics.max-series", "metrics.max-total-series", "metrics.paging-reserve", "metrics.series-ttl", "demo", "log.level", "web.telemetry-path",
+		"syslog.allowed-sources", "syslog.tls.config.file", "syslog.max-connections-per-source", "syslog.new-source-reserve", "syslog.host-binding")
 	for _, n := range names {
 		if !bytes.Contains(out, []byte("--"+n)) && !bytes.Contains(out, []byte("--[no-]"+n)) {
 			t.Errorf("--help does not list --%s", n)

@@ -66,14 +66,15 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd.Flag("syslog.udp.listen-address", "Address for syslog over UDP (RFC 5426). Empty disables UDP.").Default(":1514").StringVar(&cfg.UDPAddress)
 	serveCmd.Flag("syslog.tcp.listen-address", "Address for syslog over TCP, octet-counting or LF framing (RFC 6587), detected per connection. Empty disables TCP.").Default(":1514").StringVar(&cfg.TCPAddress)
 	serveCmd.Flag("syslog.tls.listen-address", "Address for syslog over TLS (RFC 5425; ESXi's ssl://host:port). Empty disables TLS.").Default("").StringVar(&cfg.TLSAddress)
-	serveCmd.Flag("syslog.tls.cert-file", "PEM certificate (chain) for the TLS listener.").StringVar(&cfg.TLSCertFile)
-	serveCmd.Flag("syslog.tls.key-file", "PEM private key for the TLS listener.").StringVar(&cfg.TLSKeyFile)
+	serveCmd.Flag("syslog.tls.cert-file", "PEM certificate (chain) for the TLS listener; re-read when the file changes. Or --syslog.tls.config.file.").StringVar(&cfg.TLSCertFile)
+	serveCmd.Flag("syslog.tls.key-file", "PEM private key for the TLS listener; re-read when the file changes.").StringVar(&cfg.TLSKeyFile)
 	serveCmd.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes, in every framing (an LF or CR LF trailer not counted); longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
 	serveCmd.Flag("syslog.udp.readers", "Goroutines reading the UDP socket.").Default("2").IntVar(&cfg.UDPReaders)
 	serveCmd.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max).").Default("8388608").IntVar(&cfg.UDPReceiveBuffer)
 	serveCmd.Flag("syslog.tcp.idle-timeout", "Close TCP/TLS connections that send nothing for this long (0 = never); the TLS handshake has its own timeout.").Default("1h").DurationVar(&cfg.IdleTimeout)
 	serveCmd.Flag("syslog.tls.handshake-timeout", "Close TLS connections whose handshake has not completed this long after accept (counted as closed for tls_handshake), so that stalled handshakes free their connection slots.").Default("10s").DurationVar(&cfg.TLSHandshakeTimeout)
-	serveCmd.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections.").Default("1024").IntVar(&cfg.MaxConnections)
+	serveCmd.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections. The open-file limit must cover it and --web.max-requests: checked at start.").Default("1024").IntVar(&cfg.MaxConnections)
+	senders := senderFlags(serveCmd)
 	reassemblyTimeout := serveCmd.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
 	timezone := serveCmd.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
 	mf := metricsFlags(serveCmd)
@@ -150,6 +151,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: --otlp.endpoint ships from the journal, its outbox, and --journal.path is empty; give --journal.path a directory on persistent storage\n", name)
 		return 2
 	}
+	if err := senders.apply(&cfg, cfg.TLSCertFile != "" || cfg.TLSKeyFile != ""); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	metricsOpts, err := mf.options()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
@@ -158,6 +163,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
 		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
+	}
+	if err := ensureOpenFiles(logger, cfg.TCPAddress != "" || cfg.TLSAddress != "", cfg.MaxConnections, expo.maxRequests); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: cannot start: %v\n", name, err)
+		return 1
 	}
 	return serve(ctx, logger, serveOptions{
 		web: webFlags, metricsPath: *metricsPath, exposition: *expo, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,

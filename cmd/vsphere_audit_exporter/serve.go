@@ -158,6 +158,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		}
 		defer sys.Close()
 		logger.Info("starting "+name, "version", version.Info(), "syslog_udp", addrString(sys.UDPAddr()), "syslog_tcp", addrString(sys.TCPAddr()), "syslog_tls", addrString(sys.TLSAddr()))
+		logSenders(logger, o.syslog)
 	} else {
 		logger.Info("starting "+name+" without syslog listeners", "version", version.Info())
 	}

@@ -11,13 +11,18 @@ import (
 var (
 	ErrFraming = errors.New("framing error")
 	ErrTooLong = errors.New("message longer than the size limit")
+	// ErrTruncated marks a message cut short by the end (or a failure, or
+	// the idle timeout) of its stream; at the end of the stream inside an
+	// octet-counted frame it comes with ErrFraming.
+	ErrTruncated = errors.New("truncated message")
 )
 
 // frameReader yields one syslog message at a time from a TCP stream.
 type frameReader interface {
 	// Next returns the next message. The slice is valid until the next call.
-	// skipped reports messages that were discarded for their size before
-	// this one (LF framing can resynchronize at the next line).
+	// skipped reports messages discarded for their size (LF framing can
+	// resynchronize at the next line): a line is reported as soon as it
+	// passes the limit, alone, with a nil msg and skipped 1.
 	Next() (msg []byte, skipped int, err error)
 }
 
@@ -87,7 +92,10 @@ func (r *octetReader) Next() ([]byte, int, error) {
 		c, err := r.br.ReadByte()
 		if err != nil {
 			if err == io.EOF && digits > 0 {
-				return nil, 0, fmt.Errorf("%w: stream ended inside a frame length", ErrFraming)
+				return nil, 0, fmt.Errorf("%w: %w: stream ended inside a frame length", ErrFraming, ErrTruncated)
+			}
+			if digits > 0 {
+				return nil, 0, fmt.Errorf("%w: inside a frame length: %w", ErrTruncated, err)
 			}
 			return nil, 0, err
 		}
@@ -115,50 +123,58 @@ func (r *octetReader) Next() ([]byte, int, error) {
 	r.buf = r.buf[:n]
 	if _, err := io.ReadFull(r.br, r.buf); err != nil {
 		if err == io.ErrUnexpectedEOF || err == io.EOF {
-			return nil, 0, fmt.Errorf("%w: stream ended inside a %d-byte frame", ErrFraming, n)
+			return nil, 0, fmt.Errorf("%w: %w: stream ended inside a %d-byte frame", ErrFraming, ErrTruncated, n)
 		}
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("%w: inside a %d-byte frame: %w", ErrTruncated, n, err)
 	}
 	return r.buf, 0, nil
 }
 
 // lfReader reads LF-terminated messages (RFC 6587 §3.4.2), with a size
 // limit. The limit is the one octetReader applies to a frame: at most max
-// bytes of message, the trailer (LF, or CR LF) not counted.
+// bytes of message, the trailer (LF, or CR LF) not counted. A line that
+// passes the limit is counted (skipped) as soon as it does, not when its
+// LF comes (an endless line would never be), and then discarded up to its
+// LF.
 type lfReader struct {
-	br   *bufio.Reader
-	max  int
-	long []byte
+	br         *bufio.Reader
+	max        int
+	long       []byte
+	discarding bool // inside a line already counted as too long
 }
 
 func (r *lfReader) Next() ([]byte, int, error) {
-	skipped := 0
+	if r.discarding {
+		if err := r.discardLine(); err != nil {
+			return nil, 0, err
+		}
+		r.discarding = false
+	}
 	for {
 		line, err := r.br.ReadSlice('\n')
 		if err == nil {
 			if len(r.long)+len(line)-r.trailer(line) > r.max {
+				// Too long, its LF already read: counted, nothing to
+				// discard.
 				r.long = r.long[:0]
-				skipped++
-				continue
+				return nil, 1, nil
 			}
 			if len(r.long) == 0 {
-				return line, skipped, nil
+				return line, 0, nil
 			}
 			r.long = append(r.long, line...)
 			out := r.long
 			r.long = r.long[:0]
-			return out, skipped, nil
+			return out, 0, nil
 		}
 		if errors.Is(err, bufio.ErrBufferFull) {
 			// +1: this chunk may end in the CR of a CR LF trailer.
 			if len(r.long)+len(line) > r.max+1 {
-				// Too long: discard up to the next LF, then resynchronize.
-				if derr := r.discardLine(); derr != nil {
-					return nil, skipped + 1, derr
-				}
+				// Too long: counted now; the rest of the line is
+				// discarded up to the next LF at the next call.
 				r.long = r.long[:0]
-				skipped++
-				continue
+				r.discarding = true
+				return nil, 1, nil
 			}
 			r.long = append(r.long, line...)
 			continue
@@ -166,16 +182,18 @@ func (r *lfReader) Next() ([]byte, int, error) {
 		// EOF: a last message without trailer still counts.
 		if len(line) > 0 || len(r.long) > 0 {
 			if len(r.long)+len(line) > r.max {
-				return nil, skipped + 1, err
+				r.long = r.long[:0]
+				return nil, 1, err
 			}
 			r.long = append(r.long, line...)
 			out := r.long
 			r.long = r.long[:0]
 			if err == io.EOF {
-				return out, skipped, nil
+				return out, 0, nil
 			}
+			return nil, 0, fmt.Errorf("%w: inside a line: %w", ErrTruncated, err)
 		}
-		return nil, skipped, err
+		return nil, 0, err
 	}
 }
 

@@ -23,7 +23,9 @@ func frames(t *testing.T, input string, max int) (msgs []string, skipped int, er
 			}
 			return msgs, skipped, e
 		}
-		msgs = append(msgs, string(m))
+		if m != nil {
+			msgs = append(msgs, string(m))
+		}
 	}
 }
 

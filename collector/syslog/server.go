@@ -1,7 +1,9 @@
 // Package syslogserver receives syslog over UDP, TCP and TLS (RFC 5426,
-// RFC 6587, RFC 5425). It owns transport only: framing is detected per TCP
-// connection from its first byte, each message is parsed by package
-// logline, and the record is handed on. A bad connection is closed and
+// RFC 6587, RFC 5425). It owns transport only: senders are admitted
+// (allowed sources, connection slots, TLS and mTLS), framing is detected
+// per TCP connection from its first bytes, each message is parsed by
+// package logline, its host name optionally checked against its sender's
+// address, and the record is handed on. A bad connection is closed and
 // counted; it never stalls the others.
 package syslog
 
@@ -14,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"strings"
 	"sync"
@@ -23,6 +26,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 )
 
@@ -38,8 +42,16 @@ type Config struct {
 	UDPAddress string
 	TCPAddress string
 	TLSAddress string
-	// TLSCertFile and TLSKeyFile are required when TLSAddress is set.
+	// TLSCertFile and TLSKeyFile, or TLSConfigFile, are required when
+	// TLSAddress is set. The certificate is re-read when its files change.
 	TLSCertFile, TLSKeyFile string
+	// TLSConfigFile is a YAML file in the exporter-toolkit's web
+	// configuration format (its tls_server_config section: cert_file,
+	// key_file, client_ca_file, client_auth_type, min_version, ...).
+	TLSConfigFile string
+	// AllowedSources are the networks each transport accepts senders from
+	// (the zero value: any).
+	AllowedSources AllowedSources
 	// MaxMessageSize caps one message in bytes.
 	MaxMessageSize int
 	// UDPReaders is the number of goroutines reading the UDP socket.
@@ -54,6 +66,17 @@ type Config struct {
 	TLSHandshakeTimeout time.Duration
 	// MaxConnections caps concurrent TCP+TLS connections.
 	MaxConnections int
+	// MaxConnectionsPerSource caps the concurrent TCP+TLS connections of
+	// one source address (0: 64; negative: no cap).
+	MaxConnectionsPerSource int
+	// NewSourceReserve is how many of MaxConnections only an address
+	// with no connection yet may take (0: an eighth; negative: none).
+	NewSourceReserve int
+	// HostBinding is HostBindingOff (""), HostBindingFlag or
+	// HostBindingEnforce.
+	HostBinding string
+	// MaxHostBindings bounds the host binding table (0: 16384).
+	MaxHostBindings int
 	// Parser options for every connection's parser.
 	Parser logline.Options
 }
@@ -76,11 +99,18 @@ type Server struct {
 	health *Health
 	handle Handler
 
-	udp     *net.UDPConn
-	tcp     net.Listener
-	tls     net.Listener
-	connSem chan struct{}
-	wg      sync.WaitGroup
+	udp   *net.UDPConn
+	tcp   net.Listener
+	tls   net.Listener
+	slots *slots
+	wg    sync.WaitGroup
+	// binder is nil when host binding is off.
+	binder *hostBinder
+	// rejectLog and mismatchLog rate-limit the log lines about one source.
+	rejectLog, mismatchLog *logLimiter
+	// certCheck is how often a handshake may look for a changed
+	// certificate.
+	certCheck time.Duration
 	// udpDrops is the socket's drop counter (SO_RXQ_OVFL) as last counted:
 	// the kernel reports one cumulative count per socket to every reader,
 	// so the readers share it.
@@ -101,8 +131,34 @@ func New(cfg Config, logger *slog.Logger, health *Health, handle Handler) *Serve
 	if cfg.TLSHandshakeTimeout <= 0 {
 		cfg.TLSHandshakeTimeout = 10 * time.Second
 	}
-	return &Server{cfg: cfg, log: logger, health: health, handle: handle, connSem: make(chan struct{}, cfg.MaxConnections)}
+	switch {
+	case cfg.MaxConnectionsPerSource == 0:
+		cfg.MaxConnectionsPerSource = DefaultMaxConnectionsPerSource
+	case cfg.MaxConnectionsPerSource < 0:
+		cfg.MaxConnectionsPerSource = 0
+	}
+	switch {
+	case cfg.NewSourceReserve == 0:
+		cfg.NewSourceReserve = defaultReserve(cfg.MaxConnections)
+	case cfg.NewSourceReserve < 0:
+		cfg.NewSourceReserve = 0
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{cfg: cfg, log: logger, health: health, handle: handle,
+		slots:     newSlots(cfg.MaxConnections, cfg.MaxConnectionsPerSource, cfg.NewSourceReserve),
+		rejectLog: newLogLimiter(time.Minute, 4096, 100), mismatchLog: newLogLimiter(time.Minute, 4096, 100),
+		certCheck: time.Second}
+	if cfg.HostBinding == HostBindingFlag || cfg.HostBinding == HostBindingEnforce {
+		s.binder = newHostBinder(cfg.MaxHostBindings)
+	}
+	return s
 }
+
+// DefaultMaxConnectionsPerSource is the default of
+// --syslog.max-connections-per-source.
+const DefaultMaxConnectionsPerSource = 64
 
 // Listen opens the configured sockets, so that an address in use or a bad
 // certificate is reported before anything runs.
@@ -133,25 +189,12 @@ func (s *Server) Listen() error {
 		s.tcp = l
 	}
 	if s.cfg.TLSAddress != "" {
-		if s.cfg.TLSCertFile == "" || s.cfg.TLSKeyFile == "" {
-			s.Close()
-			return errors.New("syslog TLS listener: --syslog.tls.cert-file and --syslog.tls.key-file are required with --syslog.tls.listen-address")
-		}
-		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCertFile, s.cfg.TLSKeyFile)
+		tc, err := s.serverTLSConfig()
 		if err != nil {
 			s.Close()
-			return fmt.Errorf("syslog TLS certificate: %w", err)
+			return err
 		}
-		// No session tickets: a TLS 1.3 server sends them after the
-		// handshake, and a sender that writes its messages and closes
-		// without reading leaves them unread, so its kernel resets the
-		// connection and ours discards the messages not yet read.
-		// Syslog senders reconnect rarely; resumption buys nothing.
-		l, err := tls.Listen("tcp", s.cfg.TLSAddress, &tls.Config{
-			Certificates:           []tls.Certificate{cert},
-			MinVersion:             tls.VersionTLS12,
-			SessionTicketsDisabled: true,
-		})
+		l, err := tls.Listen("tcp", s.cfg.TLSAddress, tc)
 		if err != nil {
 			s.Close()
 			return fmt.Errorf("syslog TLS listener: %w", err)
@@ -231,8 +274,15 @@ type receiver struct {
 	parsed    func()
 	unparsed  func()
 	oversize  func()
+	mismatch  func()
 	lastHost  string
 	lastSeen  time.Time
+	// src is the sending address of the message being received.
+	src netip.Addr
+	// boundSrc and boundHost cache the last host name found bound to its
+	// address, so that a connection's messages skip the binder's lock.
+	boundSrc  netip.Addr
+	boundHost string
 }
 
 func (s *Server) newReceiver(transport string) *receiver {
@@ -240,14 +290,17 @@ func (s *Server) newReceiver(transport string) *receiver {
 	p := s.health.Messages.WithLabelValues(transport, ResultParsed)
 	u := s.health.Messages.WithLabelValues(transport, ResultUnparsed)
 	o := s.health.Messages.WithLabelValues(transport, ResultOversize)
-	r.parsed, r.unparsed, r.oversize = p.Inc, u.Inc, o.Inc
+	m := s.health.HostMismatch.WithLabelValues(transport)
+	r.parsed, r.unparsed, r.oversize, r.mismatch = p.Inc, u.Inc, o.Inc, m.Inc
 	return r
 }
 
 func (r *receiver) message(b []byte) {
 	if host, skip := r.s.handle.Skip(b); skip {
 		r.parsed()
-		r.seen(host)
+		if r.hostBound(host) {
+			r.seen(host)
+		}
 		return
 	}
 	rec, err := r.parser.Parse(b)
@@ -260,8 +313,44 @@ func (r *receiver) message(b []byte) {
 	} else {
 		r.parsed()
 	}
+	if !r.hostBound(rec.Host) {
+		return
+	}
 	r.seen(rec.Host)
 	r.s.handle.Process(&rec)
+}
+
+// hostBound checks host against the name the sending address is bound to
+// (--syslog.host-binding): a mismatch is counted and logged, and it
+// reports false (drop the message) only in enforce mode. host may alias a
+// read buffer.
+func (r *receiver) hostBound(host string) bool {
+	b := r.s.binder
+	if b == nil || host == "" || !r.src.IsValid() {
+		return true
+	}
+	if r.src == r.boundSrc && host == r.boundHost {
+		return true
+	}
+	ok, bound, full := b.check(r.src, host)
+	if full {
+		if log, _ := r.s.mismatchLog.allow(netip.Addr{}); log {
+			r.s.log.Warn("host binding table full; new sending addresses are not bound", "limit", b.max, "remote", r.src)
+		}
+		return true
+	}
+	if ok {
+		if host == bound {
+			r.boundSrc, r.boundHost = r.src, bound
+		}
+		return true
+	}
+	r.mismatch()
+	if log, suppressed := r.s.mismatchLog.allow(r.src); log {
+		r.s.log.Warn("syslog host name differs from the one this address sent first", "transport", r.transport, "remote", r.src,
+			"bound_host", bound, "host", labels.Clean(host, labels.DefaultMaxLabelLen), "mode", r.s.cfg.HostBinding, "suppressed_since_last", suppressed)
+	}
+	return r.s.cfg.HostBinding != HostBindingEnforce
 }
 
 // seen updates the per-host arrival gauge, at most once a second per sender
@@ -281,10 +370,11 @@ func (s *Server) readUDP() {
 	r := s.newReceiver(TransportUDP)
 	dropped := s.health.Messages.WithLabelValues(TransportUDP, ResultDropped)
 	empty := s.health.Messages.WithLabelValues(TransportUDP, ResultEmpty)
+	notAllowed := s.health.Rejected.WithLabelValues(TransportUDP, RejectNotAllowed)
 	buf := make([]byte, s.cfg.MaxMessageSize+1)
 	oob := make([]byte, 64)
 	for {
-		n, oobn, flags, _, err := s.udp.ReadMsgUDP(buf, oob)
+		n, oobn, flags, from, err := s.udp.ReadMsgUDPAddrPort(buf, oob)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
@@ -294,6 +384,12 @@ func (s *Server) readUDP() {
 		}
 		if d, ok := parseDropCount(oob[:oobn]); ok {
 			s.countDrops(d, dropped)
+		}
+		r.src = from.Addr().Unmap()
+		if !s.cfg.AllowedSources.Allowed(TransportUDP, r.src) {
+			notAllowed.Inc()
+			s.logReject(TransportUDP, RejectNotAllowed, r.src)
+			continue
 		}
 		if n > s.cfg.MaxMessageSize || flags&syscall.MSG_TRUNC != 0 {
 			r.oversize()
@@ -323,38 +419,74 @@ func (s *Server) countDrops(d uint32, dropped prometheus.Counter) {
 	}
 }
 
+// logReject logs a rejected datagram or connection, at most once a
+// minute per source address.
+func (s *Server) logReject(transport, reason string, addr netip.Addr) {
+	if ok, suppressed := s.rejectLog.allow(addr); ok {
+		s.log.Warn("syslog sender rejected", "transport", transport, "reason", reason, "remote", addr,
+			"suppressed_since_last", suppressed, "max_connections", s.cfg.MaxConnections, "max_connections_per_source", s.cfg.MaxConnectionsPerSource)
+	}
+}
+
+// remoteAddr is a connection's source address (unmapped: an IPv4 sender
+// on a dual-stack socket is its IPv4 address).
+func remoteAddr(c net.Conn) netip.Addr {
+	if a, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	ap, err := netip.ParseAddrPort(c.RemoteAddr().String())
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
 func (s *Server) accept(l net.Listener, transport string, conns *sync.Map) {
 	closed := s.health.ConnectionsClosed
+	reject := func(c net.Conn, reason, closeReason string, addr netip.Addr) {
+		// Counted before the close that the sender sees.
+		s.health.Rejected.WithLabelValues(transport, reason).Inc()
+		closed.WithLabelValues(transport, closeReason).Inc()
+		c.Close()
+		s.logReject(transport, reason, addr)
+	}
 	for {
 		c, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
-			s.log.Warn("accept failed", "transport", transport, "err", err)
+			// EMFILE when the open-file limit is reached: once a minute,
+			// not twenty times a second.
+			if ok, suppressed := s.rejectLog.allow(netip.Addr{}); ok {
+				s.log.Warn("accept failed", "transport", transport, "err", err, "suppressed_since_last", suppressed)
+			}
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
-		select {
-		case s.connSem <- struct{}{}:
-		default:
-			closed.WithLabelValues(transport, "limit").Inc()
-			s.log.Warn("connection limit reached; closing new connection", "transport", transport, "remote", c.RemoteAddr(), "limit", s.cfg.MaxConnections)
-			c.Close()
+		// Refused at once, before any byte is read: outside the allowed
+		// sources, or no slot.
+		addr := remoteAddr(c)
+		if !s.cfg.AllowedSources.Allowed(transport, addr) {
+			reject(c, RejectNotAllowed, "not_allowed", addr)
+			continue
+		}
+		if reason, ok := s.slots.acquire(addr); !ok {
+			reject(c, reason, "limit", addr)
 			continue
 		}
 		conns.Store(c, struct{}{})
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			defer func() { <-s.connSem }()
+			defer s.slots.release(addr)
 			defer conns.Delete(c)
-			s.serveConn(c, transport)
+			s.serveConn(c, transport, addr)
 		}()
 	}
 }
 
-func (s *Server) serveConn(c net.Conn, transport string) {
+func (s *Server) serveConn(c net.Conn, transport string, addr netip.Addr) {
 	defer c.Close()
 	g := s.health.Connections.WithLabelValues(transport)
 	g.Inc()
@@ -363,14 +495,24 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 	if tc, ok := c.(*tls.Conn); ok {
 		c.SetDeadline(time.Now().Add(s.cfg.TLSHandshakeTimeout))
 		if err := tc.Handshake(); err != nil {
+			reason := RejectTLSHandshake
+			if isClientCertError(err) {
+				reason = RejectClientCert
+			}
 			closed.WithLabelValues(transport, "tls_handshake").Inc()
+			s.health.Rejected.WithLabelValues(transport, reason).Inc()
+			s.logReject(transport, reason, addr)
 			s.log.Debug("TLS handshake failed", "remote", c.RemoteAddr(), "err", err)
 			return
 		}
 		c.SetDeadline(time.Time{})
 	}
 	r := s.newReceiver(transport)
-	br := bufio.NewReaderSize(c, 64<<10)
+	r.src = addr
+	// The buffer holds a message at the size limit and its trailer (up to
+	// 64 KiB), so that a longer line is seen, and counted, when it passes
+	// the limit (or within 64 KiB of it), not only when it ends.
+	br := bufio.NewReaderSize(c, min(max(s.cfg.MaxMessageSize+2, 512), 64<<10))
 	deadline := func() {
 		if s.cfg.IdleTimeout > 0 && br.Buffered() == 0 {
 			c.SetReadDeadline(time.Now().Add(s.cfg.IdleTimeout))
@@ -391,12 +533,19 @@ func (s *Server) serveConn(c net.Conn, transport string) {
 		}
 		if err != nil {
 			reason := closeReason(err)
-			if reason == "oversize" {
+			switch {
+			case errors.Is(err, ErrTooLong):
 				r.oversize()
+			case errors.Is(err, ErrTruncated):
+				s.health.Messages.WithLabelValues(transport, ResultTruncated).Inc()
+			case errors.Is(err, ErrFraming):
+				s.health.Messages.WithLabelValues(transport, ResultFramingError).Inc()
 			}
 			closed.WithLabelValues(transport, reason).Inc()
 			if reason != "eof" {
-				s.log.Warn("closing syslog connection", "transport", transport, "remote", c.RemoteAddr(), "reason", reason, "err", err)
+				if ok, suppressed := s.rejectLog.allow(addr); ok {
+					s.log.Warn("closing syslog connection", "transport", transport, "remote", c.RemoteAddr(), "reason", reason, "err", err, "suppressed_since_last", suppressed)
+				}
 			}
 			return
 		}

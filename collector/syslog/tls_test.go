@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
 // writeCert writes a self-signed certificate for 127.0.0.1 and its key.
@@ -104,7 +106,7 @@ func TestTLSConfigErrors(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{"no certificate", Config{TLSAddress: "127.0.0.1:0"}, "--syslog.tls.cert-file and --syslog.tls.key-file are required"},
+		{"no certificate", Config{TLSAddress: "127.0.0.1:0"}, "--syslog.tls.cert-file and --syslog.tls.key-file (or --syslog.tls.config.file) are required"},
 		{"unreadable certificate", Config{TLSAddress: "127.0.0.1:0", TLSCertFile: "/nonexistent.pem", TLSKeyFile: "/nonexistent.key"}, "syslog TLS certificate"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -122,10 +124,7 @@ func TestTLSConfigErrors(t *testing.T) {
 // tickets sat unread in the client's socket when it closed, the kernel
 // reset the connection, and the server discarded every message.
 func TestTLS13WriteAndClose(t *testing.T) {
-	python, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	python := testenv.RequireBinary(t, "python3", "python3")
 	certFile, keyFile, _ := writeCert(t)
 	s, _, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile})
 	const n = 20
@@ -165,7 +164,10 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	const n = 60
 	const timeout = 500 * time.Millisecond
 	s, h, rec := startServer(t, Config{TLSAddress: "127.0.0.1:0", TLSCertFile: certFile, TLSKeyFile: keyFile,
-		MaxConnections: n, IdleTimeout: time.Hour, TLSHandshakeTimeout: timeout})
+		MaxConnections: n, IdleTimeout: time.Hour, TLSHandshakeTimeout: timeout,
+		// Every stalled connection comes from 127.0.0.1: no per-source cap
+		// or reserve for new sources here.
+		MaxConnectionsPerSource: -1, NewSourceReserve: -1})
 	start := time.Now()
 	for i := 0; i < n; i++ {
 		c, err := net.Dial("tcp", s.TLSAddr().String())
@@ -186,6 +188,9 @@ func TestTLSHandshakeTimeout(t *testing.T) {
 	waitFor(t, "the slots to be freed", func() bool {
 		return testutil.ToFloat64(h.Connections.WithLabelValues(TransportTLS)) == 0
 	})
+	if got := testutil.ToFloat64(h.Rejected.WithLabelValues(TransportTLS, RejectTLSHandshake)); got != n {
+		t.Errorf("rejected for tls_handshake = %v, want %d", got, n)
+	}
 	if got := testutil.ToFloat64(h.ConnectionsClosed.WithLabelValues(TransportTLS, "limit")); got != 0 {
 		t.Errorf("closed for limit = %v, want 0", got)
 	}
