@@ -8,8 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -52,21 +52,38 @@ func usersCorpus(b *testing.B, users int) string {
 	return path
 }
 
-// proc is one whole process's cost: CPU (user and system) and peak RSS
-// (of it and the children it waited for).
+// proc is one whole process's cost: CPU (user and system) and peak RSS.
 type proc struct {
 	cpu    time.Duration
 	maxRSS int64 // bytes
 }
 
+// runProc runs a command under GNU time, which reports its peak RSS: the
+// rusage of a child of this process would not do, as a process forked
+// from the bench (hundreds of MiB by then) keeps the parent's peak across
+// exec.
 func runProc(b *testing.B, name string, args ...string) proc {
-	cmd := exec.Command(name, args...)
+	testenv.RequireBinary(b, "/usr/bin/time", "time")
+	rss, err := os.CreateTemp("", "bench-rss")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer os.Remove(rss.Name())
+	rss.Close()
+	cmd := exec.Command("/usr/bin/time", append([]string{"-o", rss.Name(), "-f", "%M", name}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		b.Fatalf("%s: %v\n%s", name, err, out)
 	}
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	return proc{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), maxRSS: ru.Maxrss << 10}
+	data, err := os.ReadFile(rss.Name())
+	if err != nil {
+		b.Fatal(err)
+	}
+	kb, err := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+	if err != nil {
+		b.Fatalf("GNU time wrote %q: %v", data, err)
+	}
+	return proc{cpu: cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime(), maxRSS: kb << 10}
 }
 
 // bestOf keeps the lowest CPU and the lowest peak RSS of three runs (this
