@@ -190,7 +190,8 @@ var selector = regexp.MustCompile(`^(vsphere_audit_[a-z0-9_]+)_total(\{.*\})?$`)
 //
 // recentHealth is the same for the exporter's own counters, which have no
 // last-seen gauge: the whole value counts only when Prometheus scraped the
-// target before (a restart), not when the target is new to it.
+// target successfully in the hour before W (a restart), not when the target
+// is new to it or was unreachable for over an hour (up 0 all along).
 func expand(fn, sel, window, job string) ([]string, error) {
 	w, err := time.ParseDuration(window)
 	if err != nil {
@@ -200,7 +201,8 @@ func expand(fn, sel, window, job string) ([]string, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s: %q is not a vsphere_audit_*_total selector", fn, sel)
 	}
-	guard := fmt.Sprintf(`on (job, instance) last_over_time(up{job="%s"}[1h] offset %s)`, job, window)
+	scraped := fmt.Sprintf(`max_over_time(up{job="%s"}[1h] offset %s) == 1`, job, window)
+	guard := "on (job, instance) " + scraped
 	if fn == "recent" {
 		guard = fmt.Sprintf("time() - %s_last_seen_timestamp_seconds%s < %d", m[1], m[2], int(w.Seconds()))
 	}
@@ -229,7 +231,7 @@ func expand(fn, sel, window, job string) ([]string, error) {
 		"    unless",
 		"      last_over_time("+sel+"[1h] offset "+window+")",
 		"    and on (job, instance)",
-		fmt.Sprintf(`      max_over_time(up{job="%s"}[1h] offset %s) == 1`, job, window),
+		"      "+scraped,
 		"  )",
 	)
 	out := []string{"max without (instance) ("}
