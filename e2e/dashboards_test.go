@@ -131,6 +131,61 @@ func checkDashboard(t *testing.T, d dashboard, alerts map[string]bool, runbooks 
 		}
 	}
 
+	// job and instance: several exporters told apart. Their All is the
+	// values found (no allValue), so that Exporter up shows no other job.
+	for _, name := range []string{"job", "instance"} {
+		v, ok := vars[name]
+		if !ok {
+			t.Errorf("no %s variable", name)
+			continue
+		}
+		if v.Type != "query" || !v.IncludeAll || v.AllValue != "" || !strings.Contains(v.Definition, "vsphere_audit_exporter_build_info") {
+			t.Errorf("variable %s: want a query variable of vsphere_audit_exporter_build_info with All and no allValue: %+v", name, v)
+		}
+	}
+	for _, v := range d.Templating.List {
+		if v.Type == "query" && v.Name != "job" && v.Name != "instance" && !strings.Contains(v.Definition, `job=~"$job",instance=~"$instance"`) {
+			t.Errorf("variable %s: %s is not filtered by job and instance", v.Name, v.Definition)
+		}
+	}
+	recorded := recordedNames(t)
+	sel := regexp.MustCompile(`(?:^|[^A-Za-z0-9_:])(vsphere_audit_[a-z0-9_]+|ALERTS|up)(\{[^}]*\})?(?:[^A-Za-z0-9_(]|$)`)
+	// Event counters; the exporter's own health counters are per exporter.
+	counter := regexp.MustCompile(`vsphere_audit_[a-z0-9_]+_total\{`)
+	health := regexp.MustCompile(`^vsphere_audit_(syslog_|vcenter_errors_|label_overflow_|paging_overflow_)`)
+	for _, p := range d.Panels {
+		for _, tg := range p.Targets {
+			for _, m := range sel.FindAllStringSubmatchIndex(tg.Expr, -1) {
+				name, labels := tg.Expr[m[2]:m[3]], ""
+				if m[4] >= 0 {
+					labels = tg.Expr[m[4]:m[5]]
+				}
+				if recorded[name] {
+					continue // recorded without job and instance
+				}
+				if !strings.Contains(labels, `job=~"$job`) || !strings.Contains(labels, `instance=~"$instance`) {
+					t.Errorf("panel %q target %s: %s%s is not filtered by job and instance", p.Title, tg.RefID, name, labels)
+				}
+			}
+			// Two replicas fed the same events hold the same counts: every
+			// event counter is taken once across instances (max without
+			// (instance)) before it is differenced or summed. The max of
+			// the counters, then the difference: two replicas scrape a
+			// moment apart, and per-instance differences of a short step
+			// would count an event once on each side of a step boundary.
+			for _, m := range counter.FindAllStringIndex(tg.Expr, -1) {
+				if health.MatchString(tg.Expr[m[0]:]) {
+					continue
+				}
+				before := tg.Expr[:m[0]]
+				if !strings.HasSuffix(before, "max without (instance) (") && !strings.HasSuffix(before, "max without (instance) (last_over_time(") &&
+					!strings.HasSuffix(before, "max without (instance) (increase(") {
+					t.Errorf("panel %q target %s: %q is not taken once across replicas (max without (instance))", p.Title, tg.RefID, tg.Expr[m[0]:min(len(tg.Expr), m[0]+50)])
+				}
+			}
+		}
+	}
+
 	// Links: the runbooks, and the 30-day view one click away.
 	var runbookLink, thirtyDays bool
 	for _, l := range d.Links {
@@ -277,6 +332,15 @@ var demoMissing = []string{
 	`<14>{ts} esx01.lab.local vobd[2097521]:  [UserLevelCorrelator] 1012726884193us: [esx.audit.lockdownmode.disabled] Administrator access to the host has been enabled.`,
 	`<14>{ts} esx01.lab.local vobd[2097521]:  [UserLevelCorrelator] 1014714500512us: [esx.audit.lockdownmode.enabled] Administrator access to the host has been disabled.`,
 	`<14>{ts} esx02.lab.local vobd:  [UserLevelCorrelator] 410535867us: [esx.audit.account.locked] Remote access for ESXi local user account 'root' has been locked for 900 seconds after 6 failed login attempts.`,
+	// SSH switched on for every demo host (the simulator starts one of them
+	// with SSH running, without an event), and off on another: the "running
+	// now, since when" join and the ssh rows of the changes table do not
+	// wait for the demo's random switching.
+	`<13>{ts} esx01.lab.local SSH[1053644]: SSH login enabled`,
+	`<13>{ts} esx02.lab.local SSH[1053645]: SSH login enabled`,
+	`<13>{ts} esx03.lab.local SSH[1053646]: SSH login enabled`,
+	`<13>{ts} esx04.lab.local SSH[1053647]: SSH login enabled`,
+	`<13>{ts} esx09.lab.local SSH[1053648]: SSH login disabled`,
 }
 
 // reviewLines are the VM operations and hardening changes of the weekly
@@ -409,13 +473,25 @@ func TestDashboardsEndToEnd(t *testing.T) {
 
 	exe := buildExporter(t, dir)
 	syslogAddr, exporterAddr := freeAddr(t), freeAddr(t)
+	// The inventory read every 2 s, not every minute: the "running now"
+	// panel joins it with the enable events, and a minute-long wait for the
+	// next read outlasted the deadline now and then.
 	exporter := startProcess(t, dir, "exporter", exe, "--demo", "--demo.rate=100",
 		"--syslog.tcp.listen-address="+syslogAddr,
 		"--web.listen-address="+exporterAddr,
-		"--vcenter.state-dir="+filepath.Join(dir, "state"))
+		"--vcenter.state-dir="+filepath.Join(dir, "state"),
+		"--vcenter.inventory-interval=2s")
 	waitHTTP(t, exporter, "http://"+exporterAddr+"/metrics")
 
-	prom, promURL := startPrometheus(t, dir, promBin, exporterAddr, "")
+	// Prometheus scrapes the exporter twice, as two targets (instances) with
+	// the same series: two HA replicas fed the same events. Every exact
+	// count below (checkReviewRows) would double if a panel summed across
+	// instances.
+	_, port, err := net.SplitHostPort(exporterAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom, promURL := startPrometheus(t, dir, promBin, []string{exporterAddr, net.JoinHostPort("localhost", port)}, "")
 	promStart := time.Now()
 	t.Logf("exporter and Prometheus up after %s", time.Since(begin).Round(time.Millisecond))
 
@@ -705,6 +781,9 @@ func dashboardMetricNames(t *testing.T) []string {
 
 // substitute replaces Grafana's variables the way Grafana would with "All"
 // selected: $vcenter, $host, $user become ".*"; rng is the time range.
+// $job and $instance have no allValue: Grafana writes the values it found
+// ((vsphere_audit) and the one exporter here), which select what ".*"
+// selects in the test's Prometheus, whose only job is the exporter's.
 func substitute(t *testing.T, expr string, rng time.Duration, from time.Time) string {
 	t.Helper()
 	secs := int(rng.Seconds())
@@ -716,8 +795,8 @@ func substitute(t *testing.T, expr string, rng time.Duration, from time.Time) st
 		"$__rate_interval", "10s",
 		"$__interval", "2s",
 		"$__range", fmt.Sprintf("%ds", secs),
-		"$vcenter", ".*", "$host", ".*", "$user", ".*",
-		"${vcenter}", ".*", "${host}", ".*", "${user}", ".*",
+		"$vcenter", ".*", "$host", ".*", "$user", ".*", "$job", ".*", "$instance", ".*",
+		"${vcenter}", ".*", "${host}", ".*", "${user}", ".*", "${job}", ".*", "${instance}", ".*",
 	)
 	out := r.Replace(expr)
 	if m := regexp.MustCompile(`\$\{?[A-Za-z_][A-Za-z0-9_:]*`).FindString(out); m != "" {

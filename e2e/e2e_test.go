@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -338,7 +339,7 @@ func startAlertingPipeline(t *testing.T, exporterArgs ...string) *alertingPipeli
 
 	// Prometheus scraping the exporter every second, evaluating the shipped
 	// rules every second, sending to the Alertmanager.
-	st.prom, st.promURL = startPrometheus(t, dir, promBin, st.exporterAddr, amAddr)
+	st.prom, st.promURL = startPrometheus(t, dir, promBin, []string{st.exporterAddr}, amAddr)
 	waitUntil(t, 30*time.Second, "Prometheus scrapes the exporter and has loaded the shipped rules", st.prom, func() bool {
 		return len(promQuery(t, st.promURL, `up{job="vsphere_audit"} == 1`)) == 1 && ruleLoaded(t, st.promURL, "VSphereAuditDirectHostLogin")
 	})
@@ -498,8 +499,9 @@ func buildExporter(t *testing.T, dir string) string {
 
 // startPrometheus runs a Prometheus that scrapes the exporter and evaluates
 // the shipped rules every second, sending alerts to amAddr when it is set,
-// and returns it with its base URL once it is ready.
-func startPrometheus(t *testing.T, dir, promBin, exporterAddr, amAddr string) (*process, string) {
+// and returns it with its base URL once it is ready. Each of exporterAddrs
+// is a target of the job vsphere_audit.
+func startPrometheus(t *testing.T, dir, promBin string, exporterAddrs []string, amAddr string) (*process, string) {
 	t.Helper()
 	rules, err := filepath.Abs(filepath.Join(alertsDir, "*.rules.yml"))
 	if err != nil {
@@ -520,8 +522,8 @@ rule_files:
 %sscrape_configs:
   - job_name: vsphere_audit
     static_configs:
-      - targets: [%q]
-`, rules, alerting, exporterAddr))
+      - targets: [%s]
+`, rules, alerting, quoteTargets(exporterAddrs)))
 	prom := startProcess(t, dir, "prometheus", promBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
@@ -529,6 +531,14 @@ rule_files:
 	promURL := "http://" + promAddr
 	waitHTTP(t, prom, promURL+"/-/ready")
 	return prom, promURL
+}
+
+func quoteTargets(addrs []string) string {
+	q := make([]string, len(addrs))
+	for i, a := range addrs {
+		q[i] = strconv.Quote(a)
+	}
+	return strings.Join(q, ", ")
 }
 
 func waitUntil(t *testing.T, timeout time.Duration, what string, p *process, cond func() bool) {

@@ -167,19 +167,31 @@ var selector = regexp.MustCompile(`^(vsphere_audit_[a-z0-9_]+)_total(\{.*\})?$`)
 //	    (x - last_over_time(x[1h] offset W) >= 0)
 //	  or
 //	    (x and time() - x_last_seen_timestamp_seconds < W)
+//	  or
+//	    (
+//	        x
+//	      unless
+//	        last_over_time(x[1h] offset W)
+//	      and on (job, instance)
+//	        max_over_time(up{job="J"}[1h] offset W) == 1
+//	    )
 //	)
 //
 // The growth since the last sample at least W ago; for a series that had
 // no sample then (a new label set, a new or re-added target, a scrape gap
-// over an hour) or whose counter was reset, its whole value, but only when
-// its newest event is within W (the exporter's last-seen gauge, event
-// time): old counts held by an exporter Prometheus has not seen before do
-// not page. max without (instance) makes two replicas fed the same events
-// one series.
+// over an hour) or whose counter was reset, its whole value when its
+// newest event is within W (the exporter's last-seen gauge, event time):
+// old counts held by an exporter Prometheus has not seen before do not
+// page. The third term is a series born within W on a target Prometheus
+// scraped in the hour before W, when it did not have it: its events are new
+// whatever their event time says (a host whose clock is behind, syslog a
+// host buffered, vCenter events read after the exporter was down).
+// max without (instance) makes two replicas fed the same events one series.
 //
 // recentHealth is the same for the exporter's own counters, which have no
 // last-seen gauge: the whole value counts only when Prometheus scraped the
-// target before (a restart), not when the target is new to it.
+// target successfully in the hour before W (a restart), not when the target
+// is new to it or was unreachable for over an hour (up 0 all along).
 func expand(fn, sel, window, job string) ([]string, error) {
 	w, err := time.ParseDuration(window)
 	if err != nil {
@@ -189,7 +201,8 @@ func expand(fn, sel, window, job string) ([]string, error) {
 	if m == nil {
 		return nil, fmt.Errorf("%s: %q is not a vsphere_audit_*_total selector", fn, sel)
 	}
-	guard := fmt.Sprintf(`on (job, instance) last_over_time(up{job="%s"}[1h] offset %s)`, job, window)
+	scraped := fmt.Sprintf(`max_over_time(up{job="%s"}[1h] offset %s) == 1`, job, window)
+	guard := "on (job, instance) " + scraped
 	if fn == "recent" {
 		guard = fmt.Sprintf("time() - %s_last_seen_timestamp_seconds%s < %d", m[1], m[2], int(w.Seconds()))
 	}
@@ -211,6 +224,16 @@ func expand(fn, sel, window, job string) ([]string, error) {
 	if fn == "recentHealth" {
 		return lines, nil
 	}
+	lines = append(lines,
+		"or",
+		"  (",
+		"      "+sel,
+		"    unless",
+		"      last_over_time("+sel+"[1h] offset "+window+")",
+		"    and on (job, instance)",
+		"      "+scraped,
+		"  )",
+	)
 	out := []string{"max without (instance) ("}
 	for _, l := range lines {
 		out = append(out, "  "+l)
