@@ -505,9 +505,22 @@ func startPrometheus(t *testing.T, dir, promBin, exporterAddr, amAddr string) (*
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startPrometheusWith(t, dir, promBin, rules, amAddr, exporterAddr)
+}
+
+// startPrometheusWith runs a Prometheus that scrapes every target in the
+// job vsphere_audit and evaluates the rule files matching rulesGlob every
+// second, sending alerts to amAddr when it is set, and returns it with its
+// base URL once it is ready.
+func startPrometheusWith(t *testing.T, dir, promBin, rulesGlob, amAddr string, targets ...string) (*process, string) {
+	t.Helper()
 	alerting := ""
 	if amAddr != "" {
 		alerting = fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", amAddr)
+	}
+	quoted := make([]string, len(targets))
+	for i, tg := range targets {
+		quoted[i] = fmt.Sprintf("%q", tg)
 	}
 	promAddr := freeAddr(t)
 	promConfig := filepath.Join(dir, "prometheus.yml")
@@ -520,8 +533,8 @@ rule_files:
 %sscrape_configs:
   - job_name: vsphere_audit
     static_configs:
-      - targets: [%q]
-`, rules, alerting, exporterAddr))
+      - targets: [%s]
+`, rulesGlob, alerting, strings.Join(quoted, ", ")))
 	prom := startProcess(t, dir, "prometheus", promBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
