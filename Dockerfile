@@ -1,7 +1,7 @@
 # Container image of vsphere_audit_exporter: the static binary (CGO_ENABLED=0)
 # on distroless, run as the non-root user nonroot (65532), with the defaults
 # of the .deb/.rpm (packaging/vsphere_audit_exporter.default, the unit's
-# `serve $ARGS`). packaging/docker_test.go holds this file to those defaults.
+# `serve $ARGS`). e2e/dockerfile_test.go holds this file to those defaults.
 #
 #   docker build -t vsphere-audit-exporter \
 #     --build-arg VERSION="$(git describe --tags --always --dirty)" \

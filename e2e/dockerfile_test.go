@@ -1,9 +1,8 @@
-// Package packaging holds the tests of the shipped packaging files that are
-// not Go: the Dockerfile against the .deb/.rpm's defaults (this directory)
-// and the binary's own defaults, so that neither drifts silently. The image
-// itself cannot be built here (no registry); scripts/package-test.sh tests
-// the package.
-package packaging
+package e2e
+
+// The Dockerfile against the .deb/.rpm's defaults (packaging/) and the
+// binary's own, so that neither drifts silently. The image itself cannot be
+// built here (no registry); scripts/package-test.sh tests the package.
 
 import (
 	"encoding/json"
@@ -106,10 +105,7 @@ func keyValues(t *testing.T, path string) map[string]string {
 // prints for each flag.
 func serveDefaults(t *testing.T) map[string]string {
 	t.Helper()
-	exe := filepath.Join(t.TempDir(), "vsphere_audit_exporter")
-	if out, err := exec.Command("go", "build", "-o", exe, "../cmd/vsphere_audit_exporter").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	exe := buildExporter(t, t.TempDir())
 	out, err := exec.Command(exe, "serve", "--help").CombinedOutput()
 	if err != nil {
 		t.Fatalf("vsphere_audit_exporter serve --help: %v\n%s", err, out)
@@ -146,8 +142,8 @@ func TestDockerfileMirrorsPackageDefaults(t *testing.T) {
 	if final == nil {
 		t.Fatal("Dockerfile: no FROM")
 	}
-	unit := keyValues(t, "vsphere_audit_exporter.service")
-	defaultsFile := keyValues(t, "vsphere_audit_exporter.default")
+	unit := keyValues(t, "../packaging/vsphere_audit_exporter.service")
+	defaultsFile := keyValues(t, "../packaging/vsphere_audit_exporter.default")
 	bin := serveDefaults(t)
 
 	// The base and the user.
@@ -274,7 +270,7 @@ func TestDockerfileMirrorsPackageDefaults(t *testing.T) {
 			t.Errorf("Dockerfile: no LABEL org.opencontainers.image.%s", k)
 		}
 	}
-	nfpm, err := os.ReadFile("nfpm.yaml")
+	nfpm, err := os.ReadFile("../packaging/nfpm.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}
