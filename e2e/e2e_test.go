@@ -507,6 +507,15 @@ func startPrometheus(t *testing.T, dir, promBin string, exporterAddrs []string, 
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startPrometheusWith(t, dir, promBin, rules, amAddr, exporterAddrs...)
+}
+
+// startPrometheusWith runs a Prometheus that scrapes every target in the
+// job vsphere_audit and evaluates the rule files matching rulesGlob every
+// second, sending alerts to amAddr when it is set, and returns it with its
+// base URL once it is ready.
+func startPrometheusWith(t *testing.T, dir, promBin, rulesGlob, amAddr string, targets ...string) (*process, string) {
+	t.Helper()
 	alerting := ""
 	if amAddr != "" {
 		alerting = fmt.Sprintf("alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [%q]\n", amAddr)
@@ -523,7 +532,7 @@ rule_files:
   - job_name: vsphere_audit
     static_configs:
       - targets: [%s]
-`, rules, alerting, quoteTargets(exporterAddrs)))
+`, rulesGlob, alerting, quoteTargets(targets)))
 	prom := startProcess(t, dir, "prometheus", promBin,
 		"--config.file="+promConfig,
 		"--storage.tsdb.path="+filepath.Join(dir, "prometheus-data"),
