@@ -39,6 +39,15 @@ const (
 	KindDatastoreAccess   Kind = "datastore_access"   // a datastore file browsed or downloaded over HTTP (path)
 	KindAccessDenied      Kind = "access_denied"      // an authorization check denied an operation (object)
 	KindHostPower         Kind = "host_power"         // an ESXi host shut down or rebooted (action, reason)
+	// A guest's own logons, from the guest's syslog (Linux login, display
+	// managers; Windows Security events through NXLog or Snare): host is
+	// the guest's name, vm the VM it runs in when known.
+	KindGuestLogon  Kind = "guest_logon"  // a user logged on to a guest or unlocked it (action logon|unlock, method console|remote)
+	KindGuestLogoff Kind = "guest_logoff" // a user logged off a guest or locked it (action logoff|lock)
+	// KindConsoleSessionReused is a correlation (package console): a VM's
+	// console opened by user while the guest's console session of another
+	// person (value) was still open, and no console logon followed.
+	KindConsoleSessionReused Kind = "console_session_reused"
 )
 
 // Kinds lists every kind, in documentation order.
@@ -50,6 +59,7 @@ var Kinds = []Kind{
 	KindLoggingFailed,
 	KindVMPower, KindVMSnapshot, KindVMDiskChanged, KindVMLifecycle, KindGuestOperation,
 	KindDatastoreAccess, KindAccessDenied, KindHostPower,
+	KindGuestLogon, KindGuestLogoff, KindConsoleSessionReused,
 }
 
 // Methods: how a login reached its target.
@@ -59,6 +69,9 @@ const (
 	MethodDCUI    = "dcui"    // the host's physical console (DCUI or local shell)
 	MethodVCenter = "vcenter" // a vCenter session (vpxd)
 	MethodSSO     = "sso"     // vCenter single sign-on (websso / STS)
+	// A guest logon's way in.
+	MethodConsole = "console" // the guest's own console (a VM console through vCenter or the host, a tty, the display manager)
+	MethodRemote  = "remote"  // RDP (Windows logon type 10) or a remote login
 )
 
 // Services named in service_enabled / service_disabled events.
@@ -121,6 +134,11 @@ const (
 	ActionExport     = "export"
 	ActionShutdown   = "shutdown"
 	ActionReboot     = "reboot"
+	// guest_logon and guest_logoff.
+	ActionLogon  = "logon"
+	ActionUnlock = "unlock"
+	ActionLock   = "lock"
+	ActionLogoff = "logoff"
 	// config_changed: the direction of the change.
 	ActionEnabled  = "enabled"  // the setting or feature was switched on
 	ActionDisabled = "disabled" // the setting or feature was switched off
