@@ -23,6 +23,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
@@ -41,6 +42,7 @@ type serveOptions struct {
 	syslog            syslog.Config
 	reassemblyTimeout time.Duration
 	metrics           metrics.Options
+	console           console.Options
 	vcenters          []vcenter.Config
 	vcenter           *vcenter.Options
 	stateDirGiven     bool
@@ -141,7 +143,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 			return 1
 		}
 	}
-	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, pipeSink)
+	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs, Console: o.console}, pipeSink)
 
 	var sys *syslog.Server
 	if o.syslog.UDPAddress != "" || o.syslog.TCPAddress != "" || o.syslog.TLSAddress != "" {

@@ -1,0 +1,342 @@
+package console
+
+import (
+	"container/list"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+)
+
+// Defaults of Options.
+const (
+	DefaultLoginWindow = 2 * time.Minute
+	DefaultMaxGuests   = 10000
+	DefaultMaxPending  = 4096
+	// historyLen bounds the logons and logoffs remembered per guest; older
+	// ones are folded into the session they leave.
+	historyLen = 16
+	// maxEvidence bounds the message of a console_session_reused event.
+	maxEvidence = 1024
+)
+
+// Options configure a Correlator.
+type Options struct {
+	// LoginWindow: a console logon (or unlock) in the guest this long after
+	// the console opened means the console asked for credentials (default
+	// 2m).
+	LoginWindow time.Duration
+	// MaxGuests bounds the guests remembered (the least recently active go
+	// first); MaxPending the console openings waiting for their window.
+	MaxGuests, MaxPending int
+	// Mapper maps a guest's host to its VM (default: the guest's name).
+	Mapper *Mapper
+	// Now is the wall clock of Tick (default time.Now).
+	Now func() time.Time
+}
+
+// Correlator watches the events that reach the sink and reports a VM
+// console opened on a guest session that another person left open:
+//
+// A console opened on VM X by B (console_opened with ticket type mks,
+// webmks, remote_console or none) at time t, where X's guest shows the
+// console session of a different person A at t (A's last console logon or
+// unlock, with no logoff by A and no lock since), and no console logon or
+// unlock in X's guest within LoginWindow after t (by anyone: a logon in
+// the window means the console asked for credentials), is a
+// console_session_reused event (vm X, user B, value A, at t).
+//
+// Persons are compared by the user's name without its domain, case
+// insensitively: vCenter's "mallory@vsphere.local" is the guest's
+// "CORP\mallory" ("mallory@corp").
+//
+// An opening is decided once an event dated more than LoginWindow after it
+// is observed (event time: a replay decides deterministically), once it
+// has waited LoginWindow on the wall clock (Tick), or at Flush; the guest's
+// state is read as of the opening's time, so guest lines that arrive
+// before the decision count in whatever order they came. State is in
+// memory: a restart forgets open guest sessions.
+//
+// It is safe for concurrent use.
+type Correlator struct {
+	o    Options
+	emit func(audit.Event)
+
+	mu      sync.Mutex
+	guests  map[string]*list.Element // VM key -> element of lru (a *guest)
+	lru     *list.List               // front: most recently active
+	pending []*opening               // sorted by time
+	newest  time.Time
+}
+
+// guest is what one VM's guest said of its console sessions.
+type guest struct {
+	key     string
+	vm      string   // the VM's name as last seen
+	base    session  // the session left by the events folded out of history
+	history []record // sorted by time
+}
+
+type session struct {
+	user, message string
+	at            time.Time
+}
+
+type record struct {
+	at      time.Time
+	kind    audit.Kind
+	action  string
+	user    string
+	message string
+}
+
+type opening struct {
+	e       audit.Event
+	arrived time.Time
+}
+
+// New returns a Correlator that passes the events it derives to emit.
+func New(o Options, emit func(audit.Event)) *Correlator {
+	if o.LoginWindow <= 0 {
+		o.LoginWindow = DefaultLoginWindow
+	}
+	if o.MaxGuests <= 0 {
+		o.MaxGuests = DefaultMaxGuests
+	}
+	if o.MaxPending <= 0 {
+		o.MaxPending = DefaultMaxPending
+	}
+	if o.Mapper == nil {
+		o.Mapper = NewMapper(nil)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New()}
+}
+
+// vmKey is how VM names are compared.
+func vmKey(vm string) string { return strings.ToLower(vm) }
+
+// person is how users are compared: the name without its domain.
+func person(u string) string {
+	if i := strings.IndexByte(u, '@'); i > 0 {
+		u = u[:i]
+	}
+	return strings.ToLower(u)
+}
+
+// consoleTicket reports whether a console_opened of this ticket type shows
+// the guest's screen to whoever opened it: mks, webmks, VMRC, or a ticket
+// of unknown type (VmAcquiredMksTicketEvent); not a device, guest control
+// or screenshot ticket.
+func consoleTicket(t string) bool {
+	switch t {
+	case "", "mks", "webmks", "remote_console":
+		return true
+	}
+	return false
+}
+
+// Observe looks at one event on its way to the sink. A guest event gets its
+// VM (e.VM) from the Mapper. Events it derives go to emit, after Observe
+// has released its lock.
+func (c *Correlator) Observe(e *audit.Event) {
+	var out []audit.Event
+	c.mu.Lock()
+	switch e.Kind {
+	case audit.KindGuestLogon, audit.KindGuestLogoff:
+		if e.VM == "" {
+			e.VM = c.o.Mapper.VM(e.Host)
+		}
+		if el, ok := c.guests[vmKey(e.VM)]; ok && e.VM != "" {
+			e.VM = el.Value.(*guest).vm // the VM's name as vCenter spells it
+		}
+		if e.VM != "" && e.Method != audit.MethodRemote {
+			c.recordGuest(e)
+		}
+	case audit.KindConsoleOpened:
+		if e.VM != "" && e.Outcome != audit.OutcomeFailure && consoleTicket(e.TicketType) {
+			c.guestOf(e.VM, true)
+			out = c.addOpening(e, out)
+		}
+	}
+	if e.Time.After(c.newest) {
+		c.newest = e.Time
+		out = c.releaseLocked(func(o *opening) bool { return c.newest.Sub(o.e.Time) > c.o.LoginWindow }, out)
+	}
+	c.mu.Unlock()
+	for _, d := range out {
+		c.emit(d)
+	}
+}
+
+// Tick decides the openings that have waited LoginWindow on the wall clock.
+func (c *Correlator) Tick() {
+	now := c.o.Now()
+	c.mu.Lock()
+	out := c.releaseLocked(func(o *opening) bool { return now.Sub(o.arrived) >= c.o.LoginWindow }, nil)
+	c.mu.Unlock()
+	for _, d := range out {
+		c.emit(d)
+	}
+}
+
+// Flush decides every waiting opening (end of input, shutdown).
+func (c *Correlator) Flush() {
+	c.mu.Lock()
+	out := c.releaseLocked(func(*opening) bool { return true }, nil)
+	c.mu.Unlock()
+	for _, d := range out {
+		c.emit(d)
+	}
+}
+
+// Pending returns the openings waiting for their window.
+func (c *Correlator) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.pending)
+}
+
+// Guests returns the guests remembered.
+func (c *Correlator) Guests() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.guests)
+}
+
+// guestOf returns the guest of vm, remembered from now on; named: vm is
+// the VM's name as vCenter spells it (a console event), which guest events
+// then take.
+func (c *Correlator) guestOf(vm string, named bool) *guest {
+	k := vmKey(vm)
+	if el, ok := c.guests[k]; ok {
+		c.lru.MoveToFront(el)
+		g := el.Value.(*guest)
+		if named {
+			g.vm = vm
+		}
+		return g
+	}
+	for len(c.guests) >= c.o.MaxGuests {
+		old := c.lru.Back()
+		c.lru.Remove(old)
+		delete(c.guests, old.Value.(*guest).key)
+	}
+	g := &guest{key: k, vm: vm}
+	c.guests[k] = c.lru.PushFront(g)
+	return g
+}
+
+func (c *Correlator) recordGuest(e *audit.Event) {
+	g := c.guestOf(e.VM, false)
+	r := record{at: e.Time, kind: e.Kind, action: e.Action, user: e.User, message: e.Message}
+	i := sort.Search(len(g.history), func(i int) bool { return g.history[i].at.After(r.at) })
+	g.history = append(g.history, record{})
+	copy(g.history[i+1:], g.history[i:])
+	g.history[i] = r
+	if len(g.history) > historyLen {
+		g.base = apply(g.base, g.history[0])
+		g.history = g.history[1:]
+	}
+}
+
+// apply returns the session s leaves after r.
+func apply(s session, r record) session {
+	switch {
+	case r.kind == audit.KindGuestLogon:
+		return session{user: r.user, at: r.at, message: r.message}
+	case r.action == audit.ActionLock:
+		return session{}
+	case r.action == audit.ActionLogoff && person(r.user) == person(s.user):
+		return session{}
+	}
+	return s
+}
+
+func (c *Correlator) addOpening(e *audit.Event, out []audit.Event) []audit.Event {
+	for _, o := range c.pending {
+		// vCenter reports one console opening as a ticket and an MKS ticket.
+		if vmKey(o.e.VM) == vmKey(e.VM) && person(o.e.User) == person(e.User) && absDuration(o.e.Time.Sub(e.Time)) <= c.o.LoginWindow {
+			return out
+		}
+	}
+	if len(c.pending) >= c.o.MaxPending {
+		// Decide the oldest now: its window is not over, so a logon in
+		// the rest of it is missed; bounded memory comes first.
+		out = c.decide(c.pending[0], out)
+		c.pending = c.pending[1:]
+	}
+	o := &opening{e: *e, arrived: c.o.Now()}
+	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].e.Time.After(e.Time) })
+	c.pending = append(c.pending, nil)
+	copy(c.pending[i+1:], c.pending[i:])
+	c.pending[i] = o
+	return out
+}
+
+// releaseLocked decides the openings done says are due, oldest first.
+func (c *Correlator) releaseLocked(done func(*opening) bool, out []audit.Event) []audit.Event {
+	keep := c.pending[:0]
+	for _, o := range c.pending {
+		if done(o) {
+			out = c.decide(o, out)
+		} else {
+			keep = append(keep, o)
+		}
+	}
+	clear(c.pending[len(keep):])
+	c.pending = keep
+	return out
+}
+
+// decide appends the console_session_reused event of opening o, if it is one.
+func (c *Correlator) decide(o *opening, out []audit.Event) []audit.Event {
+	el, ok := c.guests[vmKey(o.e.VM)]
+	if !ok {
+		return out
+	}
+	g := el.Value.(*guest)
+	t, end := o.e.Time, o.e.Time.Add(c.o.LoginWindow)
+	s := g.base
+	for _, r := range g.history {
+		if r.at.After(t) {
+			if r.kind == audit.KindGuestLogon && !r.at.After(end) {
+				return out // the console asked for credentials
+			}
+			continue
+		}
+		s = apply(s, r)
+	}
+	if s.user == "" || person(s.user) == person(o.e.User) {
+		return out
+	}
+	msg := fmt.Sprintf("%s opened the console of %s (%s) at %s on the guest's console session of %s, logged on at %s and neither logged off nor locked; no console logon within %s. Opening: %s Guest: %s",
+		o.e.User, o.e.VM, ticketName(o.e.TicketType), t.UTC().Format(time.RFC3339), s.user, s.at.UTC().Format(time.RFC3339), c.o.LoginWindow, o.e.Message, s.message)
+	if len(msg) > maxEvidence {
+		msg = msg[:maxEvidence]
+	}
+	return append(out, audit.Event{
+		Time: t, Source: o.e.Source, Host: o.e.Host, Kind: audit.KindConsoleSessionReused,
+		User: o.e.User, VM: o.e.VM, Value: s.user, TicketType: o.e.TicketType, TargetHost: o.e.TargetHost,
+		Outcome: audit.OutcomeSuccess, Message: msg, Rule: "console/session_reused",
+	})
+}
+
+func ticketName(t string) string {
+	if t == "" {
+		return "console"
+	}
+	return t
+}
+
+func absDuration(d time.Duration) time.Duration {
+	if d < 0 {
+		return -d
+	}
+	return d
+}
