@@ -143,6 +143,9 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 			return 1
 		}
 	}
+	if o.console.Mapper == nil {
+		o.console.Mapper = console.NewMapper(nil)
+	}
 	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs, Console: o.console}, pipeSink)
 
 	var sys *syslog.Server
@@ -205,7 +208,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		}
 	}
 	if len(vcCfgs) > 0 {
-		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval}, logger, vcenter.NewHealth(reg), p)
+		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval, Guests: o.console.Mapper.SetInventory}, logger, vcenter.NewHealth(reg), p)
 		g.Add(func() error { return vc.Run(srcCtx) }, func(error) { stopSources() })
 		for _, c := range vcCfgs {
 			logger.Info("reading vCenter events", "vcenter", c.Name, "url", c.URL.Redacted(), "state_dir", c.StateDir)

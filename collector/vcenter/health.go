@@ -27,6 +27,7 @@ type Health struct {
 	ServiceRunning *prometheus.GaugeVec
 	ServicePolicy  *prometheus.GaugeVec
 	LockdownMode   *prometheus.GaugeVec
+	Guests         *prometheus.GaugeVec
 
 	mu    sync.Mutex
 	hosts map[string][]prometheus.Labels // per vCenter: the host series set last time
@@ -51,9 +52,11 @@ func NewHealth(reg prometheus.Registerer) *Health {
 			Help: "The startup policy of the host's service (on, off, automatic); always 1."}, []string{"vcenter", "host", "service", "policy"}),
 		LockdownMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "host", Name: "lockdown_mode",
 			Help: "1 for the host's current lockdown mode (lockdownDisabled, lockdownNormal, lockdownStrict)."}, []string{"vcenter", "host", "mode"}),
+		Guests: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "vcenter", Name: "guests",
+			Help: "VMs of the vCenter whose guest host name or addresses VMware Tools reports, from the last inventory read (the console ledger maps guest log lines to VMs by them)."}, []string{"vcenter"}),
 		hosts: map[string][]prometheus.Labels{},
 	}
-	reg.MustRegister(h.Up, h.EventsRead, h.Errors, h.LastEvent, h.Checkpoint, h.ServiceRunning, h.ServicePolicy, h.LockdownMode)
+	reg.MustRegister(h.Up, h.EventsRead, h.Errors, h.LastEvent, h.Checkpoint, h.ServiceRunning, h.ServicePolicy, h.LockdownMode, h.Guests)
 	return h
 }
 
@@ -120,6 +123,14 @@ type ServiceState struct {
 	Service string // ssh, esxi_shell, dcui
 	Running bool
 	Policy  string // on, off, automatic
+}
+
+// SetGuests records how many VMs of vCenter vc have a guest name or address.
+func (h *Health) SetGuests(vc string, n int) {
+	if h == nil {
+		return
+	}
+	h.Guests.WithLabelValues(vc).Set(float64(n))
 }
 
 // SetHosts replaces the host series of vCenter vc with hosts.
