@@ -24,6 +24,7 @@ const (
 	KindLockdownEnabled   Kind = "lockdown_enabled"   // lockdown mode entered
 	KindLockdownDisabled  Kind = "lockdown_disabled"  // lockdown mode left
 	KindConsoleOpened     Kind = "console_opened"     // a VM console ticket was issued (vm, ticket_type)
+	KindConsoleClosed     Kind = "console_closed"     // a VM remote console disconnected (vm, ticket_type)
 	KindVMMigrated        Kind = "vm_migrated"        // a VM moved hosts (vm, user or DRS, source_host, target_host)
 	KindShellCommand      Kind = "shell_command"      // a command typed in the ESXi shell or run over SSH
 	KindPermissionChanged Kind = "permission_changed" // a permission was added, changed or removed
@@ -54,7 +55,7 @@ const (
 var Kinds = []Kind{
 	KindLogin, KindLoginFailed, KindLogout, KindAccountLocked,
 	KindServiceEnabled, KindServiceDisabled, KindLockdownEnabled, KindLockdownDisabled,
-	KindConsoleOpened, KindVMMigrated, KindShellCommand,
+	KindConsoleOpened, KindConsoleClosed, KindVMMigrated, KindShellCommand,
 	KindPermissionChanged, KindRoleChanged, KindAccountChanged, KindConfigChanged,
 	KindLoggingFailed,
 	KindVMPower, KindVMSnapshot, KindVMDiskChanged, KindVMLifecycle, KindGuestOperation,
