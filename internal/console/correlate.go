@@ -160,7 +160,9 @@ func (c *Correlator) Observe(e *audit.Event) {
 		}
 	case audit.KindConsoleOpened:
 		if e.VM != "" && e.Outcome != audit.OutcomeFailure && consoleTicket(e.TicketType) {
-			c.guestOf(e.VM, true)
+			if el, ok := c.guests[vmKey(e.VM)]; ok {
+				el.Value.(*guest).vm = e.VM // vCenter's spelling, for the guest's events
+			}
 			out = c.addOpening(e, out)
 		}
 	}
@@ -209,18 +211,12 @@ func (c *Correlator) Guests() int {
 	return len(c.guests)
 }
 
-// guestOf returns the guest of vm, remembered from now on; named: vm is
-// the VM's name as vCenter spells it (a console event), which guest events
-// then take.
-func (c *Correlator) guestOf(vm string, named bool) *guest {
+// guestOf returns the guest of vm, remembered from now on.
+func (c *Correlator) guestOf(vm string) *guest {
 	k := vmKey(vm)
 	if el, ok := c.guests[k]; ok {
 		c.lru.MoveToFront(el)
-		g := el.Value.(*guest)
-		if named {
-			g.vm = vm
-		}
-		return g
+		return el.Value.(*guest)
 	}
 	for len(c.guests) >= c.o.MaxGuests {
 		old := c.lru.Back()
@@ -233,7 +229,7 @@ func (c *Correlator) guestOf(vm string, named bool) *guest {
 }
 
 func (c *Correlator) recordGuest(e *audit.Event) {
-	g := c.guestOf(e.VM, false)
+	g := c.guestOf(e.VM)
 	r := record{at: e.Time, kind: e.Kind, action: e.Action, user: e.User, message: e.Message}
 	i := sort.Search(len(g.history), func(i int) bool { return g.history[i].at.After(r.at) })
 	g.history = append(g.history, record{})
