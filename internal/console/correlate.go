@@ -70,12 +70,15 @@ type Correlator struct {
 	lru     *list.List               // front: most recently active
 	pending []*opening               // sorted by time
 	newest  time.Time
+	// names are the VM names as vCenter spells them (console events), by
+	// VM key, for the guests' events; bounded by MaxGuests (cleared when
+	// full).
+	names map[string]string
 }
 
 // guest is what one VM's guest said of its console sessions.
 type guest struct {
 	key     string
-	vm      string   // the VM's name as last seen
 	base    session  // the session left by the events folded out of history
 	history []record // sorted by time
 }
@@ -115,7 +118,7 @@ func New(o Options, emit func(audit.Event)) *Correlator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New()}
+	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New(), names: map[string]string{}}
 }
 
 // vmKey is how VM names are compared.
@@ -152,17 +155,18 @@ func (c *Correlator) Observe(e *audit.Event) {
 		if e.VM == "" {
 			e.VM = c.o.Mapper.VM(e.Host)
 		}
-		if el, ok := c.guests[vmKey(e.VM)]; ok && e.VM != "" {
-			e.VM = el.Value.(*guest).vm // the VM's name as vCenter spells it
+		if name, ok := c.names[vmKey(e.VM)]; ok && e.VM != "" {
+			e.VM = name // the VM's name as vCenter spells it
 		}
 		if e.VM != "" && e.Method != audit.MethodRemote {
 			c.recordGuest(e)
 		}
 	case audit.KindConsoleOpened:
 		if e.VM != "" && e.Outcome != audit.OutcomeFailure && consoleTicket(e.TicketType) {
-			if el, ok := c.guests[vmKey(e.VM)]; ok {
-				el.Value.(*guest).vm = e.VM // vCenter's spelling, for the guest's events
+			if _, ok := c.names[vmKey(e.VM)]; !ok && len(c.names) >= c.o.MaxGuests {
+				clear(c.names)
 			}
+			c.names[vmKey(e.VM)] = e.VM
 			out = c.addOpening(e, out)
 		}
 	}
@@ -223,7 +227,7 @@ func (c *Correlator) guestOf(vm string) *guest {
 		c.lru.Remove(old)
 		delete(c.guests, old.Value.(*guest).key)
 	}
-	g := &guest{key: k, vm: vm}
+	g := &guest{key: k}
 	c.guests[k] = c.lru.PushFront(g)
 	return g
 }

@@ -202,6 +202,14 @@ func TestCorrelatorNamesVM(t *testing.T) {
 	if ev.VM != "web01" {
 		t.Errorf("after vCenter named it: vm %q, want web01", ev.VM)
 	}
+	// Named before the guest's first line.
+	o = opened(3*time.Minute, "App01", "bob", "webmks")
+	cr.Observe(&o)
+	ev = logon(4*time.Minute, "app01.lab.local", "alice")
+	cr.Observe(&ev)
+	if ev.VM != "App01" {
+		t.Errorf("named before the guest's first line: vm %q, want App01", ev.VM)
+	}
 	// The map file wins over the inventory.
 	m2 := NewMapper(map[string]string{"ad01.corp.example.com": "dc01-new"})
 	m2.SetInventory("vc01", []Guest{{VM: "dc01", HostName: "ad01.corp.example.com"}})
