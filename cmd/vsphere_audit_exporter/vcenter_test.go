@@ -137,7 +137,10 @@ func TestVCenterConsoleSessionReused(t *testing.T) {
 	model.Service.Context.WithLock(vm, func() {
 		vm.Guest.HostName = "guest-7.corp.example.com"
 		vm.Guest.IpAddress = "10.20.0.7"
+		vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &types.OptionValue{Key: "tools.guest.desktop.autolock", Value: "TRUE"},
+			&types.OptionValue{Key: "RemoteDisplay.maxConnections", Value: "1"})
 	})
+	other := model.Map().All("VirtualMachine")[1].(*simulator.VirtualMachine)
 	u := *srv.URL
 	u.User = nil
 	t.Setenv(vcenter.PasswordEnv, "pw")
@@ -181,5 +184,20 @@ func TestVCenterConsoleSessionReused(t *testing.T) {
 	}
 	if got := m[opened("mallory@vsphere.local")]; got != 1 {
 		t.Errorf("mallory's console openings = %v, want 1", got)
+	}
+	// The console posture: autolock and the connection limit of the VM
+	// that sets them; the other VM does not lock, and sets no limit.
+	for k, want := range map[string]float64{
+		`vsphere_audit_vm_console_autolock{vcenter="` + vc + `", vm="` + vm.Name + `"}`:        1,
+		`vsphere_audit_vm_console_max_connections{vcenter="` + vc + `", vm="` + vm.Name + `"}`: 1,
+		`vsphere_audit_vm_console_autolock{vcenter="` + vc + `", vm="` + other.Name + `"}`:     0,
+		`vsphere_audit_vcenter_guests{vcenter="` + vc + `"}`:                                   1,
+	} {
+		if got, ok := m[k]; !ok || got != want {
+			t.Errorf("%s = %v (present %v), want %v", k, got, ok, want)
+		}
+	}
+	if _, ok := m[`vsphere_audit_vm_console_max_connections{vcenter="`+vc+`", vm="`+other.Name+`"}`]; ok {
+		t.Errorf("a connection limit for %s, which sets none", other.Name)
 	}
 }

@@ -2,7 +2,9 @@ package vcenter
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/vmware/govmomi/view"
@@ -56,14 +58,32 @@ func PollHosts(ctx context.Context, c *vim25.Client) ([]HostState, error) {
 	return out, nil
 }
 
-// GuestProperties are the VirtualMachine properties the guest poller reads:
-// what VMware Tools reports of the guest's name and addresses.
-var GuestProperties = []string{"name", "guest.hostName", "guest.ipAddress", "guest.net"}
+// VMProperties are the VirtualMachine properties the VM poller reads: what
+// VMware Tools reports of the guest's name and addresses, and the console
+// settings of the configuration (extraConfig).
+var VMProperties = []string{"name", "guest.hostName", "guest.ipAddress", "guest.net", "config.extraConfig"}
 
-// PollGuests reads every VM's guest host name and IP addresses (VMware
-// Tools), for the console ledger to map a guest's log lines to its VM. A
-// VM whose Tools report nothing is left out.
-func PollGuests(ctx context.Context, c *vim25.Client) ([]console.Guest, error) {
+// The console settings of a VM's extraConfig (Broadcom's vSphere security
+// configuration guide): lock the guest when its console is disconnected, and
+// how many console connections may be open at once.
+const (
+	AutolockKey       = "tools.guest.desktop.autolock"
+	MaxConnectionsKey = "RemoteDisplay.maxConnections"
+)
+
+// VMState is what the inventory says of one VM: its guest (for the
+// console ledger) and its console settings.
+type VMState struct {
+	Guest console.Guest
+	// Autolock: tools.guest.desktop.autolock is TRUE.
+	Autolock bool
+	// MaxConnections is RemoteDisplay.maxConnections, -1 when not set.
+	MaxConnections int
+}
+
+// PollVMs reads every VM's guest host name and IP addresses (VMware
+// Tools) and its console settings.
+func PollVMs(ctx context.Context, c *vim25.Client) ([]VMState, error) {
 	m := view.NewManager(c)
 	v, err := m.CreateContainerView(ctx, c.ServiceContent.RootFolder, []string{"VirtualMachine"}, true)
 	if err != nil {
@@ -71,30 +91,56 @@ func PollGuests(ctx context.Context, c *vim25.Client) ([]console.Guest, error) {
 	}
 	defer func() { _ = v.Destroy(context.WithoutCancel(ctx)) }()
 	var vms []mo.VirtualMachine
-	if err := v.Retrieve(ctx, []string{"VirtualMachine"}, GuestProperties, &vms); err != nil {
+	if err := v.Retrieve(ctx, []string{"VirtualMachine"}, VMProperties, &vms); err != nil {
 		return nil, err
 	}
-	out := make([]console.Guest, 0, len(vms))
+	out := make([]VMState, 0, len(vms))
 	for _, vm := range vms {
-		if vm.Guest == nil {
-			continue
-		}
-		g := console.Guest{VM: vm.Name, HostName: vm.Guest.HostName}
-		if vm.Guest.IpAddress != "" {
-			g.IPs = append(g.IPs, vm.Guest.IpAddress)
-		}
-		for _, n := range vm.Guest.Net {
-			for _, ip := range n.IpAddress {
-				if !slices.Contains(g.IPs, ip) {
-					g.IPs = append(g.IPs, ip)
+		st := VMState{Guest: console.Guest{VM: vm.Name}, MaxConnections: -1}
+		if g := vm.Guest; g != nil {
+			st.Guest.HostName = g.HostName
+			if g.IpAddress != "" {
+				st.Guest.IPs = append(st.Guest.IPs, g.IpAddress)
+			}
+			for _, n := range g.Net {
+				for _, ip := range n.IpAddress {
+					if !slices.Contains(st.Guest.IPs, ip) {
+						st.Guest.IPs = append(st.Guest.IPs, ip)
+					}
 				}
 			}
 		}
-		if g.HostName == "" && len(g.IPs) == 0 {
-			continue
+		if vm.Config != nil {
+			for _, bo := range vm.Config.ExtraConfig {
+				o := bo.GetOptionValue()
+				if o == nil {
+					continue
+				}
+				val := strings.TrimSpace(fmt.Sprint(o.Value))
+				switch {
+				case strings.EqualFold(o.Key, AutolockKey):
+					st.Autolock = strings.EqualFold(val, "true")
+				case strings.EqualFold(o.Key, MaxConnectionsKey):
+					if n, err := strconv.Atoi(val); err == nil && n >= 0 {
+						st.MaxConnections = n
+					}
+				}
+			}
 		}
-		out = append(out, g)
+		out = append(out, st)
 	}
-	slices.SortFunc(out, func(a, b console.Guest) int { return strings.Compare(a.VM, b.VM) })
+	slices.SortFunc(out, func(a, b VMState) int { return strings.Compare(a.Guest.VM, b.Guest.VM) })
 	return out, nil
+}
+
+// Guests returns the guests of vms that VMware Tools reports a name or an
+// address of.
+func Guests(vms []VMState) []console.Guest {
+	var out []console.Guest
+	for _, v := range vms {
+		if v.Guest.HostName != "" || len(v.Guest.IPs) > 0 {
+			out = append(out, v.Guest)
+		}
+	}
+	return out
 }

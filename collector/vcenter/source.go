@@ -89,20 +89,22 @@ func (v *Source) inventory(ctx context.Context, t *Tailer) {
 			continue
 		}
 		v.health.SetHosts(t.Name(), hosts)
-		if v.o.Guests != nil {
-			pctx, cancel := context.WithTimeout(ctx, max(30*time.Second, v.o.InventoryInterval))
-			guests, err := PollGuests(pctx, c)
-			cancel()
-			if err != nil {
-				if ctx.Err() != nil {
-					return
-				}
-				v.health.Error(t.Name(), "inventory")
-				v.log.Warn("cannot read the vCenter's VM guest names and addresses", "vcenter", t.Name(), "err", err)
-				continue
+		pctx, cancel = context.WithTimeout(ctx, max(30*time.Second, v.o.InventoryInterval))
+		vms, err := PollVMs(pctx, c)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
 			}
-			v.o.Guests(t.Name(), guests)
-			v.health.SetGuests(t.Name(), len(guests))
+			v.health.Error(t.Name(), "inventory")
+			v.log.Warn("cannot read the vCenter's VMs (guest names and addresses, console settings)", "vcenter", t.Name(), "err", err)
+			continue
 		}
+		guests := Guests(vms)
+		if v.o.Guests != nil {
+			v.o.Guests(t.Name(), guests)
+		}
+		v.health.SetGuests(t.Name(), len(guests))
+		v.health.SetVMs(t.Name(), vms)
 	}
 }
