@@ -324,6 +324,9 @@ func (c *Correlator) decide(o *opening, out []audit.Event) []audit.Event {
 		Time: t, Source: o.e.Source, Host: o.e.Host, Kind: audit.KindConsoleSessionReused,
 		User: o.e.User, VM: o.e.VM, Value: s.user, TicketType: o.e.TicketType, TargetHost: o.e.TargetHost,
 		Outcome: audit.OutcomeSuccess, Message: msg, Rule: "console/session_reused",
+		// The opening's id: a vCenter event read again after a crash gives
+		// the same reuse, which the journal then recognizes (journal.UID).
+		EventID: o.e.EventID,
 	})
 }
 

@@ -102,8 +102,9 @@ func TestCorrelatorCases(t *testing.T) {
 // the evidence.
 func TestCorrelatorDecides(t *testing.T) {
 	now := t0
-	cr, got := feed(Options{Now: func() time.Time { return now }},
-		logon(0, "dc01", "alice@corp"), opened(10*time.Minute, "dc01", "mallory@vsphere.local", "webmks"))
+	op := opened(10*time.Minute, "dc01", "mallory@vsphere.local", "webmks")
+	op.EventID = "5100181"
+	cr, got := feed(Options{Now: func() time.Time { return now }}, logon(0, "dc01", "alice@corp"), op)
 	if len(got.evs) != 0 || cr.Pending() != 1 {
 		t.Fatalf("decided before the window: %v, %d pending", got.summary(), cr.Pending())
 	}
@@ -118,7 +119,7 @@ func TestCorrelatorDecides(t *testing.T) {
 		t.Fatalf("not decided after the window: %v, %d pending", got.summary(), cr.Pending())
 	}
 	e := got.evs[0]
-	if e.Kind != audit.KindConsoleSessionReused || e.Host != "vc01" || e.Source != audit.SourceVCenter || e.TicketType != "webmks" || e.Rule != "console/session_reused" ||
+	if e.Kind != audit.KindConsoleSessionReused || e.Host != "vc01" || e.Source != audit.SourceVCenter || e.TicketType != "webmks" || e.Rule != "console/session_reused" || e.EventID != "5100181" ||
 		e.Message != "mallory@vsphere.local opened the console of dc01 (webmks) at 2026-12-03T10:10:00Z on the guest's console session of alice@corp, logged on at 2026-12-03T10:00:00Z and neither logged off nor locked; no console logon within 2m0s. Opening: opened dc01 Guest: logon alice@corp" {
 		t.Errorf("event %+v", e)
 	}
