@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -140,4 +142,39 @@ func TestGuestMapErrors(t *testing.T) {
 	if _, err := (&consoleFlagValues{}).options(); err == nil || err.Error() != "--console.login-window must be positive, got 0s" {
 		t.Errorf("zero window: %v", err)
 	}
+}
+
+// A restart remembers the guests' sessions: alice's console logon on DC01
+// reaches one exporter; after a restart on the same journal, mallory opens
+// dc01's console and does not log on: the reuse is detected.
+func TestConsoleLedgerSurvivesRestart(t *testing.T) {
+	journalDir := t.TempDir()
+	args := []string{"--log.level=error", "--web.listen-address=127.0.0.1:0", "--syslog.udp.listen-address=",
+		"--syslog.tcp.listen-address=127.0.0.1:0", "--console.login-window=1s", "--journal.path=" + journalDir}
+	now := time.Now().UTC()
+	send := func(t *testing.T, addr string, lines ...string) {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if _, err := conn.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Run("alice logs on", func(t *testing.T) {
+		e := startExporterArgs(t, args)
+		logonAt := now.Add(-5 * time.Minute)
+		send(t, e.tcp, "<14>1 "+logonAt.Format(time.RFC3339Nano)+" DC01.corp.example.com Microsoft-Windows-Security-Auditing 756 - - "+
+			nxlogLine(logonAt.Format(time.DateTime), 4624, `"TargetUserName":"alice","TargetDomainName":"CORP","TargetLogonId":"0x5c1e2a","LogonType":"2"`))
+		logon := `vsphere_audit_guest_logons_total{action="logon", host="DC01.corp.example.com", method="console", user="alice@corp", vm="DC01"}`
+		waitUntil(t, func() bool { return scrape(t, e.url)[logon] == 1 })
+	})
+	t.Run("mallory opens the console after a restart", func(t *testing.T) {
+		e := startExporterArgs(t, args)
+		ts := now.Format(time.RFC3339Nano)
+		send(t, e.tcp, `<14>1 `+ts+` vcsa01.lab.local vpxd 7213 - -  Event [5100181] [1-1] [`+ts+`] [vim.event.VmAcquiredTicketEvent] [info] [VSPHERE.LOCAL\mallory] [DC1] [5100181] [A ticket for dc01 of type webmks on esx01.lab.local in DC1 has been acquired]`)
+		reused := `vsphere_audit_console_sessions_reused_total{user="mallory@vsphere.local", vm="dc01"}`
+		waitUntil(t, func() bool { return scrape(t, e.url)[reused] == 1 }, func() string { return fmt.Sprint(scrape(t, e.url)) })
+	})
 }

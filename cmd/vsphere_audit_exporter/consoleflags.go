@@ -1,12 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/pipeline"
 )
 
 // consoleFlagValues are the console ledger's flags (--console.*, --guest.map),
@@ -41,4 +45,21 @@ func (f *consoleFlagValues) options() (console.Options, error) {
 	}
 	o.Mapper = console.NewMapper(static)
 	return o, nil
+}
+
+// consoleRestoreSpan is how far back the guests' sessions are read from the
+// journal at start.
+const consoleRestoreSpan = 30 * 24 * time.Hour
+
+// restoreConsole reads the guests' logons and logoffs of the last
+// consoleRestoreSpan back from the journal into the console ledger, oldest
+// first, so that a restart remembers who is logged on at which console.
+func restoreConsole(ctx context.Context, jr *journal.Journal, p *pipeline.Pipeline, now time.Time) (int, error) {
+	n := 0
+	err := jr.Scan(ctx, journal.Query{Since: now.Add(-consoleRestoreSpan), Kinds: []audit.Kind{audit.KindGuestLogon, audit.KindGuestLogoff}}, func(r journal.Row) error {
+		p.RestoreConsole(r.Event)
+		n++
+		return nil
+	})
+	return n, err
 }

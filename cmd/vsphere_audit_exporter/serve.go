@@ -147,6 +147,13 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		o.console.Mapper = console.NewMapper(nil)
 	}
 	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs, Console: o.console}, pipeSink)
+	if jr != nil {
+		if n, err := restoreConsole(ctx, jr, p, time.Now()); err != nil {
+			logger.Warn("cannot read the guests' sessions back from the journal: the console ledger starts empty", "err", err)
+		} else {
+			logger.Debug("console ledger: guest sessions read back from the journal", "events", n)
+		}
+	}
 
 	var sys *syslog.Server
 	if o.syslog.UDPAddress != "" || o.syslog.TCPAddress != "" || o.syslog.TLSAddress != "" {

@@ -58,7 +58,8 @@ type Options struct {
 // has waited LoginWindow on the wall clock (Tick), or at Flush; the guest's
 // state is read as of the opening's time, so guest lines that arrive
 // before the decision count in whatever order they came. State is in
-// memory: a restart forgets open guest sessions.
+// memory; at start the exporter restores the guests' sessions from the
+// journal (Restore).
 //
 // It is safe for concurrent use.
 type Correlator struct {
@@ -178,6 +179,19 @@ func (c *Correlator) Observe(e *audit.Event) {
 	for _, d := range out {
 		c.emit(d)
 	}
+}
+
+// Restore takes a guest event read back from the journal at start (its VM
+// already set), so that a restart remembers the guests' open sessions.
+// Restored events are in the guests' history only: nothing is decided or
+// emitted.
+func (c *Correlator) Restore(e audit.Event) {
+	if e.Kind != audit.KindGuestLogon && e.Kind != audit.KindGuestLogoff || e.VM == "" || e.Method == audit.MethodRemote {
+		return
+	}
+	c.mu.Lock()
+	c.recordGuest(&e)
+	c.mu.Unlock()
 }
 
 // Tick decides the openings that have waited LoginWindow on the wall clock.

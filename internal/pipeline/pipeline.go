@@ -151,6 +151,10 @@ func (p *Pipeline) classify(rec *logline.Record) {
 	p.pool.Put(bufp)
 }
 
+// RestoreConsole gives the console ledger a guest event read back from the
+// journal at start (console.Correlator.Restore).
+func (p *Pipeline) RestoreConsole(e audit.Event) { p.cons.Restore(e) }
+
 // Mark calls fn once every event recorded before it has reached the sink
 // (the login join may hold one for up to its window): a source saves its
 // checkpoint this way, so that it never covers an event the sink lacks.
