@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -133,14 +134,15 @@ func TestVCenterConsoleSessionReused(t *testing.T) {
 	model.Service.RegisterEndpoints = true
 	srv := model.Service.NewServer()
 	defer srv.Close()
-	vm := model.Map().All("VirtualMachine")[0].(*simulator.VirtualMachine)
+	simVMs := model.Map().All("VirtualMachine") // in no fixed order: read once
+	vm, other := simVMs[0].(*simulator.VirtualMachine), simVMs[1].(*simulator.VirtualMachine)
 	model.Service.Context.WithLock(vm, func() {
 		vm.Guest.HostName = "guest-7.corp.example.com"
 		vm.Guest.IpAddress = "10.20.0.7"
-		vm.Config.ExtraConfig = append(vm.Config.ExtraConfig, &types.OptionValue{Key: "tools.guest.desktop.autolock", Value: "TRUE"},
+		// A copy, so that no array another VM's extraConfig may share is written.
+		vm.Config.ExtraConfig = append(slices.Clone(vm.Config.ExtraConfig), &types.OptionValue{Key: "tools.guest.desktop.autolock", Value: "TRUE"},
 			&types.OptionValue{Key: "RemoteDisplay.maxConnections", Value: "1"})
 	})
-	other := model.Map().All("VirtualMachine")[1].(*simulator.VirtualMachine)
 	u := *srv.URL
 	u.User = nil
 	t.Setenv(vcenter.PasswordEnv, "pw")
