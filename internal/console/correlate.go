@@ -54,8 +54,11 @@ type Options struct {
 // "CORP\mallory" ("mallory@corp").
 //
 // An opening is decided once an event dated more than LoginWindow after it
-// is observed (event time: a replay decides deterministically), once it
-// has waited LoginWindow on the wall clock (Tick), or at Flush; the guest's
+// is observed from one of the two clocks that matter, the guest's (an
+// event of the same VM) or the reporter's (an event of the same host or
+// vCenter), so that another sender's clock running ahead decides nothing
+// early (event time: a replay decides deterministically); once it has
+// waited LoginWindow on the wall clock (Tick); or at Flush. The guest's
 // state is read as of the opening's time, so guest lines that arrive
 // before the decision count in whatever order they came. State is in
 // memory; at start the exporter restores the guests' sessions from the
@@ -69,8 +72,11 @@ type Correlator struct {
 	mu      sync.Mutex
 	guests  map[string]*list.Element // VM key -> element of lru (a *guest)
 	lru     *list.List               // front: most recently active
-	pending []*opening               // sorted by time
-	newest  time.Time
+	pending []*opening               // sorted by time; decided ones until compact
+	live    int                      // openings in pending not decided
+	// byClock are the openings waiting for a clock, sorted by time:
+	// "h\x00"+reporting host and "v\x00"+VM key.
+	byClock map[string][]*opening
 	// names are the VM names as vCenter spells them (console events), by
 	// VM key, for the guests' events; bounded by MaxGuests (cleared when
 	// full).
@@ -100,7 +106,11 @@ type record struct {
 type opening struct {
 	e       audit.Event
 	arrived time.Time
+	done    bool
 }
+
+func hostClock(h string) string { return "h\x00" + h }
+func vmClock(vm string) string  { return "v\x00" + vmKey(vm) }
 
 // New returns a Correlator that passes the events it derives to emit.
 func New(o Options, emit func(audit.Event)) *Correlator {
@@ -119,7 +129,7 @@ func New(o Options, emit func(audit.Event)) *Correlator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New(), names: map[string]string{}}
+	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New(), names: map[string]string{}, byClock: map[string][]*opening{}}
 }
 
 // vmKey is how VM names are compared.
@@ -171,9 +181,11 @@ func (c *Correlator) Observe(e *audit.Event) {
 			out = c.addOpening(e, out)
 		}
 	}
-	if e.Time.After(c.newest) {
-		c.newest = e.Time
-		out = c.releaseLocked(func(o *opening) bool { return c.newest.Sub(o.e.Time) > c.o.LoginWindow }, out)
+	if c.live > 0 {
+		out = c.advance(hostClock(e.Host), e.Time, out)
+		if e.VM != "" {
+			out = c.advance(vmClock(e.VM), e.Time, out)
+		}
 	}
 	c.mu.Unlock()
 	for _, d := range out {
@@ -219,7 +231,7 @@ func (c *Correlator) Flush() {
 func (c *Correlator) Pending() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return len(c.pending)
+	return c.live
 }
 
 // Guests returns the guests remembered.
@@ -273,38 +285,111 @@ func apply(s session, r record) session {
 }
 
 func (c *Correlator) addOpening(e *audit.Event, out []audit.Event) []audit.Event {
-	for _, o := range c.pending {
+	for _, o := range c.byClock[vmClock(e.VM)] {
 		// vCenter reports one console opening as a ticket and an MKS ticket.
-		if vmKey(o.e.VM) == vmKey(e.VM) && person(o.e.User) == person(e.User) && absDuration(o.e.Time.Sub(e.Time)) <= c.o.LoginWindow {
+		if !o.done && person(o.e.User) == person(e.User) && absDuration(o.e.Time.Sub(e.Time)) <= c.o.LoginWindow {
 			return out
 		}
 	}
-	if len(c.pending) >= c.o.MaxPending {
+	if c.live >= c.o.MaxPending {
 		// Decide the oldest now: its window is not over, so a logon in
 		// the rest of it is missed; bounded memory comes first.
-		out = c.decide(c.pending[0], out)
-		c.pending = c.pending[1:]
+		for _, o := range c.pending {
+			if !o.done {
+				out = c.finish(o, out)
+				break
+			}
+		}
+	}
+	if len(c.pending) >= 2*c.o.MaxPending {
+		c.compact()
 	}
 	o := &opening{e: *e, arrived: c.o.Now()}
-	i := sort.Search(len(c.pending), func(i int) bool { return c.pending[i].e.Time.After(e.Time) })
-	c.pending = append(c.pending, nil)
-	copy(c.pending[i+1:], c.pending[i:])
-	c.pending[i] = o
+	c.pending = insertByTime(c.pending, o)
+	c.live++
+	for _, k := range []string{hostClock(e.Host), vmClock(e.VM)} {
+		c.byClock[k] = insertByTime(c.byClock[k], o)
+	}
 	return out
 }
 
-// releaseLocked decides the openings done says are due, oldest first.
-func (c *Correlator) releaseLocked(done func(*opening) bool, out []audit.Event) []audit.Event {
+func insertByTime(l []*opening, o *opening) []*opening {
+	i := sort.Search(len(l), func(i int) bool { return l[i].e.Time.After(o.e.Time) })
+	l = append(l, nil)
+	copy(l[i+1:], l[i:])
+	l[i] = o
+	return l
+}
+
+// finish decides o and marks it decided.
+func (c *Correlator) finish(o *opening, out []audit.Event) []audit.Event {
+	o.done = true
+	c.live--
+	return c.decide(o, out)
+}
+
+// advance decides the openings waiting for clock k that t, a time of that
+// clock, is more than LoginWindow past, oldest first.
+func (c *Correlator) advance(k string, t time.Time, out []audit.Event) []audit.Event {
+	l, ok := c.byClock[k]
+	if !ok {
+		return out
+	}
+	i := 0
+	for ; i < len(l) && t.Sub(l[i].e.Time) > c.o.LoginWindow; i++ {
+		if !l[i].done {
+			out = c.finish(l[i], out)
+		}
+	}
+	for i < len(l) && l[i].done {
+		i++
+	}
+	if i == len(l) {
+		delete(c.byClock, k)
+	} else if i > 0 {
+		clear(l[:i])
+		c.byClock[k] = l[i:]
+	}
+	if len(c.pending) > 2*c.live+64 {
+		c.compact()
+	}
+	return out
+}
+
+// compact drops the decided openings from pending and byClock.
+func (c *Correlator) compact() {
 	keep := c.pending[:0]
 	for _, o := range c.pending {
-		if done(o) {
-			out = c.decide(o, out)
-		} else {
+		if !o.done {
 			keep = append(keep, o)
 		}
 	}
 	clear(c.pending[len(keep):])
 	c.pending = keep
+	for k, l := range c.byClock {
+		kl := l[:0]
+		for _, o := range l {
+			if !o.done {
+				kl = append(kl, o)
+			}
+		}
+		clear(l[len(kl):])
+		if len(kl) == 0 {
+			delete(c.byClock, k)
+		} else {
+			c.byClock[k] = kl
+		}
+	}
+}
+
+// releaseLocked decides the openings due says are due, oldest first.
+func (c *Correlator) releaseLocked(due func(*opening) bool, out []audit.Event) []audit.Event {
+	for _, o := range c.pending {
+		if !o.done && due(o) {
+			out = c.finish(o, out)
+		}
+	}
+	c.compact()
 	return out
 }
 

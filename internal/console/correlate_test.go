@@ -108,15 +108,22 @@ func TestCorrelatorDecides(t *testing.T) {
 	if len(got.evs) != 0 || cr.Pending() != 1 {
 		t.Fatalf("decided before the window: %v, %d pending", got.summary(), cr.Pending())
 	}
-	ev := logon(12*time.Minute, "web01", "bob")
-	cr.Observe(&ev) // exactly the window: not yet
+	vcEvent := func(d time.Duration) *audit.Event {
+		return &audit.Event{Time: at(d), Source: audit.SourceVCenter, Host: "vc01", Kind: audit.KindLogin, User: "carol"}
+	}
+	cr.Observe(vcEvent(12 * time.Minute)) // exactly the window: not yet
 	if len(got.evs) != 0 {
 		t.Fatalf("decided at the window's end: %v", got.summary())
 	}
-	ev = logon(12*time.Minute+time.Millisecond, "web01", "bob")
+	// Another sender's clock, ahead: it decides nothing.
+	ev := logon(3*time.Hour, "web01", "bob")
 	cr.Observe(&ev)
+	if len(got.evs) != 0 || cr.Pending() != 1 {
+		t.Fatalf("decided by another sender's clock: %v, %d pending", got.summary(), cr.Pending())
+	}
+	cr.Observe(vcEvent(12*time.Minute + time.Millisecond))
 	if len(got.evs) != 1 || cr.Pending() != 0 {
-		t.Fatalf("not decided after the window: %v, %d pending", got.summary(), cr.Pending())
+		t.Fatalf("not decided after the window by the reporter's clock: %v, %d pending", got.summary(), cr.Pending())
 	}
 	e := got.evs[0]
 	if e.Kind != audit.KindConsoleSessionReused || e.Host != "vc01" || e.Source != audit.SourceVCenter || e.TicketType != "webmks" || e.Rule != "console/session_reused" || e.EventID != "5100181" ||
@@ -124,8 +131,19 @@ func TestCorrelatorDecides(t *testing.T) {
 		t.Errorf("event %+v", e)
 	}
 
+	// The guest's clock decides too.
 	got.evs = nil
-	o := opened(20*time.Minute, "dc01", "eve@vsphere.local", "mks")
+	o := opened(15*time.Minute, "dc01", "dave@vsphere.local", "mks")
+	cr.Observe(&o)
+	ev = logon(17*time.Minute+time.Second, "dc01", "")
+	ev.Kind, ev.Action = audit.KindGuestLogoff, audit.ActionLogoff // someone else's logoff: no change
+	cr.Observe(&ev)
+	if got.summary() != "10:15:00 dc01 dave@vsphere.local<-alice@corp" {
+		t.Fatalf("by the guest's clock: %q", got.summary())
+	}
+
+	got.evs = nil
+	o = opened(20*time.Minute, "dc01", "eve@vsphere.local", "mks")
 	cr.Observe(&o)
 	now = now.Add(2*time.Minute - time.Nanosecond)
 	cr.Tick()
@@ -161,6 +179,28 @@ func TestCorrelatorBounds(t *testing.T) {
 	cr.Flush()
 	if s := got.summary(); s != "10:01:00 vm9 mallory<-alice; 10:01:00 vm8 mallory<-alice; 10:01:00 vm7 mallory<-alice" {
 		t.Errorf("got %q", s)
+	}
+
+	// A flood of openings: decided as the reporter's clock passes them, or
+	// the oldest early when MaxPending wait; what is kept stays bounded.
+	cr, _ = feed(Options{MaxPending: 100})
+	for i := range 20000 {
+		o := opened(time.Duration(i)*time.Second, fmt.Sprintf("vm%d", i), "mallory", "webmks")
+		cr.Observe(&o)
+		if cr.Pending() > 100 || len(cr.pending) > 200 || len(cr.byClock) > 201 {
+			t.Fatalf("after %d openings a second: %d pending, %d kept, %d clocks", i+1, cr.Pending(), len(cr.pending), len(cr.byClock))
+		}
+	}
+	if cr.Pending() != 100 {
+		t.Errorf("%d pending after a second apart, want 100 (the bound; the window holds 120)", cr.Pending())
+	}
+	cr, _ = feed(Options{MaxPending: 1000})
+	for i := range 20000 {
+		o := opened(time.Duration(i)*time.Second, fmt.Sprintf("vm%d", i), "mallory", "webmks")
+		cr.Observe(&o)
+	}
+	if cr.Pending() != 121 || len(cr.pending) > 2*121+64 {
+		t.Errorf("%d pending (%d kept), want the 121 of the last two minutes", cr.Pending(), len(cr.pending))
 	}
 
 	// 40 lock/unlock pairs after alice's logon: the logon is folded, not lost.
