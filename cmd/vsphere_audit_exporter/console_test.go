@@ -178,3 +178,34 @@ func TestConsoleLedgerSurvivesRestart(t *testing.T) {
 		waitUntil(t, func() bool { return scrape(t, e.url)[reused] == 1 }, func() string { return fmt.Sprint(scrape(t, e.url)) })
 	})
 }
+
+// A guest's sshd reads like ESXi's: an SSH login to a host that sent guest
+// logons, or that --guest.map names, is the guest's remote logon, not a
+// direct login to an ESXi host (which would page).
+func TestReplayGuestSSHIsNoDirectLogin(t *testing.T) {
+	in := strings.Join([]string{
+		`<86>Dec  3 09:21:07 web01.lab.local gdm-password][2389]: pam_unix(gdm-password:session): session opened for user alice(uid=1000) by (uid=0)`,
+		`<38>Dec  3 09:30:00 web01.lab.local sshd[4001]: Accepted publickey for bob from 10.0.0.9 port 50122 ssh2: ED25519 SHA256:x`,
+		`<38>Dec  3 09:31:00 db02.lab.local sshd[4002]: Accepted password for carol from 10.0.0.9 port 50123 ssh2`,
+		`<38>Dec  3 09:32:00 esx01.lab.local sshd[4003]: Accepted keyboard-interactive/pam for root from 10.0.0.9 port 50124 ssh2`,
+	}, "\n") + "\n"
+	m := filepath.Join(t.TempDir(), "guests")
+	if err := os.WriteFile(m, []byte("db02=db02.lab.local\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, k := range []audit.Kind{audit.KindLogin, audit.KindGuestLogon} {
+		for _, e := range replayEvents(t, in, k, "--guest.map="+m) {
+			got = append(got, fmt.Sprintf("%s %s %s %s %s direct=%v", e.Kind, e.Host, e.User, e.Method, e.VM, e.Direct))
+		}
+	}
+	want := []string{
+		"login esx01.lab.local root ssh  direct=true",
+		"guest_logon web01.lab.local alice console web01 direct=false",
+		"guest_logon web01.lab.local bob remote web01 direct=false",
+		"guest_logon db02.lab.local carol remote db02 direct=false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

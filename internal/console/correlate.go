@@ -81,6 +81,10 @@ type Correlator struct {
 	// VM key, for the guests' events; bounded by MaxGuests (cleared when
 	// full).
 	names map[string]string
+	// guestHosts are the hosts (lower case) that sent guest logons or
+	// logoffs: guests, not ESXi hosts. Bounded by MaxGuests (cleared when
+	// full).
+	guestHosts map[string]struct{}
 }
 
 // guest is what one VM's guest said of its console sessions.
@@ -129,7 +133,7 @@ func New(o Options, emit func(audit.Event)) *Correlator {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New(), names: map[string]string{}, byClock: map[string][]*opening{}}
+	return &Correlator{o: o, emit: emit, guests: map[string]*list.Element{}, lru: list.New(), names: map[string]string{}, guestHosts: map[string]struct{}{}, byClock: map[string][]*opening{}}
 }
 
 // vmKey is how VM names are compared.
@@ -161,8 +165,17 @@ func consoleTicket(t string) bool {
 func (c *Correlator) Observe(e *audit.Event) {
 	var out []audit.Event
 	c.mu.Lock()
+	if (e.Kind == audit.KindLogin || e.Kind == audit.KindLogout) && e.Method == audit.MethodSSH && c.isGuest(e.Host) {
+		asGuest(e)
+	}
 	switch e.Kind {
 	case audit.KindGuestLogon, audit.KindGuestLogoff:
+		if h := strings.ToLower(e.Host); h != "" {
+			if _, ok := c.guestHosts[h]; !ok && len(c.guestHosts) >= c.o.MaxGuests {
+				clear(c.guestHosts)
+			}
+			c.guestHosts[h] = struct{}{}
+		}
 		if e.VM == "" {
 			e.VM = c.o.Mapper.VM(e.Host)
 		}
@@ -193,6 +206,27 @@ func (c *Correlator) Observe(e *audit.Event) {
 	}
 }
 
+// isGuest reports whether host is a VM's guest, not an ESXi host: it sent
+// guest logons, or the map file or the inventory names it.
+func (c *Correlator) isGuest(host string) bool {
+	if _, ok := c.guestHosts[strings.ToLower(host)]; ok {
+		return true
+	}
+	return c.o.Mapper.Known(host)
+}
+
+// asGuest makes an SSH login or logout that a guest logged (its sshd reads
+// like ESXi's) the guest's remote logon or logoff: not a direct login to a
+// host.
+func asGuest(e *audit.Event) {
+	if e.Kind == audit.KindLogin {
+		e.Kind, e.Action = audit.KindGuestLogon, audit.ActionLogon
+	} else {
+		e.Kind, e.Action = audit.KindGuestLogoff, audit.ActionLogoff
+	}
+	e.Method, e.Direct = audit.MethodRemote, false
+}
+
 // Restore takes a guest event read back from the journal at start (its VM
 // already set), so that a restart remembers the guests' open sessions.
 // Restored events are in the guests' history only: nothing is decided or
@@ -202,6 +236,9 @@ func (c *Correlator) Restore(e audit.Event) {
 		return
 	}
 	c.mu.Lock()
+	if h := strings.ToLower(e.Host); h != "" && len(c.guestHosts) < c.o.MaxGuests {
+		c.guestHosts[h] = struct{}{}
+	}
 	c.recordGuest(&e)
 	c.mu.Unlock()
 }

@@ -75,6 +75,26 @@ func (m *Mapper) SetInventory(source string, guests []Guest) {
 	m.mu.Unlock()
 }
 
+// Known reports whether host is a guest by the map file or the inventory
+// (not by the fallback of its name).
+func (m *Mapper) Known(host string) bool {
+	h := strings.ToLower(strings.TrimSuffix(host, "."))
+	if h == "" {
+		return false
+	}
+	if lookup(m.static, h) != "" {
+		return true
+	}
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, names := range m.inv {
+		if lookup(names, h) != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // VM returns the VM of the guest that logs as host.
 func (m *Mapper) VM(host string) string {
 	h := strings.ToLower(strings.TrimSuffix(host, "."))
