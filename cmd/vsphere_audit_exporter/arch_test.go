@@ -13,7 +13,7 @@ const module = "github.com/vsphere-audit-exporter/vsphere-audit-exporter/"
 // only packages of a lower layer.
 var layer = map[string]int{
 	"internal/audit": 0, "internal/labels": 0, "internal/logline": 0, "internal/vcsim": 0, "internal/testenv": 0,
-	"internal/vsphere": 1, "internal/reassembly": 1, "internal/dedup": 1,
+	"internal/vsphere": 1, "internal/reassembly": 1, "internal/dedup": 1, "internal/console": 1,
 	"internal/detect": 2, "internal/metrics": 2, "internal/journal": 2, "collector/syslog": 2, "collector/vcenter": 2,
 	"internal/pipeline": 3, "internal/demo": 3, "internal/report": 3, "internal/ship": 3,
 	"internal/replay":            4,

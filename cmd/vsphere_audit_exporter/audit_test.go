@@ -76,7 +76,7 @@ func TestAuditReportCommand(t *testing.T) {
 	for _, want := range []string{
 		"Period:    2026-11-10 00:00:00 +00:00 to 2026-11-11 00:00:00 +00:00\n",
 		"2026-11-10 10:00:00 +00:00  root  172.16.5.5  ssh     esx01        yes\n",
-		"2026-11-10 10:41:48 +00:00  administrator@example.local  web01  mks          esx01\n",
+		"2026-11-10 10:41:48 +00:00  administrator@example.local  web01  mks          esx01  opened\n",
 		"2026-11-10 11:02:58 +00:00  web01  admin@vsphere.local  esx01  esx02\n",
 		"== Failed logins by source: 0 (most attempts first) ==\n(none)\n",
 	} {

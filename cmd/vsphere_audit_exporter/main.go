@@ -78,6 +78,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	reassemblyTimeout := serveCmd.Flag("syslog.reassembly-timeout", "How long a split or multi-line message waits for its remaining parts.").Default("2s").Duration()
 	timezone := serveCmd.Flag("syslog.timezone", "Time zone for timestamps that carry none (BSD syslog timestamps).").Default("UTC").String()
 	mf := metricsFlags(serveCmd)
+	cf := consoleFlags(serveCmd)
 	demoMode := serveCmd.Flag("demo", "Demo mode: feed a built-in stream of realistic ESXi and vCenter syslog into this exporter's own listeners, continuously, and read an embedded vCenter simulator with generated activity over the vSphere API.").Bool()
 	demoRate := serveCmd.Flag("demo.rate", "Messages per second the demo stream sends.").Default("20").Float64()
 	vcf := vcenterFlags(serveCmd)
@@ -160,6 +161,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 		return 2
 	}
+	consoleOpts, err := cf.options()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+		return 2
+	}
 	if cfg.UDPAddress == "" && cfg.TCPAddress == "" && cfg.TLSAddress == "" && len(vcCfgs) == 0 && !*demoMode {
 		fmt.Fprintf(os.Stderr, "%s: nothing to read: every syslog listener is disabled and no --vcenter.url is given; set --syslog.udp.listen-address, --syslog.tcp.listen-address, --syslog.tls.listen-address or --vcenter.url\n", name)
 		return 2
@@ -170,7 +176,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	}
 	return serve(ctx, logger, serveOptions{
 		web: webFlags, metricsPath: *metricsPath, exposition: *expo, auditLocation: auditLoc, syslog: cfg, reassemblyTimeout: *reassemblyTimeout,
-		metrics: metricsOpts, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
+		metrics: metricsOpts, console: consoleOpts, vcenters: vcCfgs, vcenter: vcf, stateDirGiven: flagGiven(args, "vcenter.state-dir"), knownVCenters: knownVCs,
 		journal: *jf, journalGiven: flagGiven(args, "journal.path"),
 		otlp: of,
 		demo: *demoMode, demoRate: *demoRate, ready: ready,

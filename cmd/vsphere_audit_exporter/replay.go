@@ -22,6 +22,7 @@ type replayOptions struct {
 	timezone string
 	vcenters []string
 	journal  string
+	console  *consoleFlagValues
 
 	files []string
 }
@@ -35,6 +36,7 @@ func replayFlags(cmd *kingpin.CmdClause) *replayOptions {
 	cmd.Flag("journal", "Also store the events in the journal in this directory (a backfill from archived logs, for the report command). Replaying the same syslog twice stores its events twice.").StringVar(&o.journal)
 	cmd.Flag("vcenter.address", "An address or CIDR range vCenter's vpxuser comes from (repeatable); a vpxuser login from any other counts as direct. Without any, vpxuser logins are not judged.").StringsVar(&o.vcenters)
 
+	o.console = consoleFlags(cmd)
 	cmd.Arg("file", "Log files to read (default: standard input; \"-\" is standard input).").StringsVar(&o.files)
 	return o
 }
@@ -48,6 +50,11 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 	vcs, err := audit.ParseVCenterAddrs(o.vcenters)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s replay: --vcenter.address: %v\n", name, err)
+		return 2
+	}
+	consoleOpts, err := o.console.options()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s replay: %v\n", name, err)
 		return 2
 	}
 	var inputs []replay.Input
@@ -77,6 +84,7 @@ func runReplay(ctx context.Context, logger *slog.Logger, o *replayOptions, stdin
 		Parser:   logline.Options{Year: o.year, Location: loc},
 		VCenters: vcs,
 		Journal:  o.journal,
+		Console:  consoleOpts,
 	}
 	if isTerminal(os.Stderr) {
 		opts.Progress = func(lines, events int64) {

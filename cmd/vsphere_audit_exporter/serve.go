@@ -23,6 +23,7 @@ import (
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/vcenter"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/demo"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
@@ -41,6 +42,7 @@ type serveOptions struct {
 	syslog            syslog.Config
 	reassemblyTimeout time.Duration
 	metrics           metrics.Options
+	console           console.Options
 	vcenters          []vcenter.Config
 	vcenter           *vcenter.Options
 	stateDirGiven     bool
@@ -141,7 +143,17 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 			return 1
 		}
 	}
-	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs}, pipeSink)
+	if o.console.Mapper == nil {
+		o.console.Mapper = console.NewMapper(nil)
+	}
+	p := pipeline.New(pipeline.Options{Reassembly: reassembly.Options{Timeout: o.reassemblyTimeout}, Registerer: reg, VCenters: vcs, Console: o.console}, pipeSink)
+	if jr != nil {
+		if n, err := restoreConsole(ctx, jr, p, time.Now()); err != nil {
+			logger.Warn("cannot read the guests' sessions back from the journal: the console ledger starts empty", "err", err)
+		} else {
+			logger.Debug("console ledger: guest sessions read back from the journal", "events", n)
+		}
+	}
 
 	var sys *syslog.Server
 	if o.syslog.UDPAddress != "" || o.syslog.TCPAddress != "" || o.syslog.TLSAddress != "" {
@@ -204,7 +216,7 @@ func serve(ctx context.Context, logger *slog.Logger, o serveOptions) int {
 		}
 	}
 	if len(vcCfgs) > 0 {
-		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval}, logger, vcenter.NewHealth(reg), p)
+		vc := vcenter.NewSource(vcCfgs, vcenter.SourceOptions{InventoryInterval: o.vcenter.InventoryInterval, Guests: o.console.Mapper.SetInventory}, logger, vcenter.NewHealth(reg), p)
 		g.Add(func() error { return vc.Run(srcCtx) }, func(error) { stopSources() })
 		for _, c := range vcCfgs {
 			logger.Info("reading vCenter events", "vcenter", c.Name, "url", c.URL.Redacted(), "state_dir", c.StateDir)

@@ -27,9 +27,13 @@ type Health struct {
 	ServiceRunning *prometheus.GaugeVec
 	ServicePolicy  *prometheus.GaugeVec
 	LockdownMode   *prometheus.GaugeVec
+	Guests         *prometheus.GaugeVec
+	Autolock       *prometheus.GaugeVec
+	MaxConnections *prometheus.GaugeVec
 
 	mu    sync.Mutex
 	hosts map[string][]prometheus.Labels // per vCenter: the host series set last time
+	vms   map[string][]string            // per vCenter: the VMs of the console setting series
 }
 
 // NewHealth registers the vCenter metrics on reg.
@@ -51,9 +55,16 @@ func NewHealth(reg prometheus.Registerer) *Health {
 			Help: "The startup policy of the host's service (on, off, automatic); always 1."}, []string{"vcenter", "host", "service", "policy"}),
 		LockdownMode: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "host", Name: "lockdown_mode",
 			Help: "1 for the host's current lockdown mode (lockdownDisabled, lockdownNormal, lockdownStrict)."}, []string{"vcenter", "host", "mode"}),
+		Guests: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Subsystem: "vcenter", Name: "guests",
+			Help: "VMs of the vCenter whose guest host name or addresses VMware Tools reports, from the last inventory read (the console ledger maps guest log lines to VMs by them)."}, []string{"vcenter"}),
+		Autolock: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "vm_console_autolock",
+			Help: "1 if the VM's guest is locked when its console disconnects (extraConfig tools.guest.desktop.autolock = TRUE), 0 if not, from the vCenter inventory."}, []string{"vcenter", "vm"}),
+		MaxConnections: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: namespace, Name: "vm_console_max_connections",
+			Help: "The VM's RemoteDisplay.maxConnections (console connections open at once), from the vCenter inventory; no series when it is not set."}, []string{"vcenter", "vm"}),
 		hosts: map[string][]prometheus.Labels{},
+		vms:   map[string][]string{},
 	}
-	reg.MustRegister(h.Up, h.EventsRead, h.Errors, h.LastEvent, h.Checkpoint, h.ServiceRunning, h.ServicePolicy, h.LockdownMode)
+	reg.MustRegister(h.Up, h.EventsRead, h.Errors, h.LastEvent, h.Checkpoint, h.ServiceRunning, h.ServicePolicy, h.LockdownMode, h.Guests, h.Autolock, h.MaxConnections)
 	return h
 }
 
@@ -120,6 +131,50 @@ type ServiceState struct {
 	Service string // ssh, esxi_shell, dcui
 	Running bool
 	Policy  string // on, off, automatic
+}
+
+// SetGuests records how many VMs of vCenter vc have a guest name or address.
+func (h *Health) SetGuests(vc string, n int) {
+	if h == nil {
+		return
+	}
+	h.Guests.WithLabelValues(vc).Set(float64(n))
+}
+
+// SetVMs replaces the console setting series of vCenter vc with vms'.
+func (h *Health) SetVMs(vc string, vms []VMState) {
+	if h == nil {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	now := make([]string, 0, len(vms))
+	seen := map[string]bool{}
+	for _, v := range vms {
+		name := v.Guest.VM
+		if seen[name] {
+			continue // two VMs of one name in different folders: the first
+		}
+		seen[name] = true
+		now = append(now, name)
+		lock := 0.0
+		if v.Autolock {
+			lock = 1
+		}
+		h.Autolock.WithLabelValues(vc, name).Set(lock)
+		if v.MaxConnections >= 0 {
+			h.MaxConnections.WithLabelValues(vc, name).Set(float64(v.MaxConnections))
+		} else {
+			h.MaxConnections.DeleteLabelValues(vc, name)
+		}
+	}
+	for _, name := range h.vms[vc] {
+		if !seen[name] {
+			h.Autolock.DeleteLabelValues(vc, name)
+			h.MaxConnections.DeleteLabelValues(vc, name)
+		}
+	}
+	h.vms[vc] = now
 }
 
 // SetHosts replaces the host series of vCenter vc with hosts.

@@ -40,8 +40,9 @@ var fills = map[string]func(ev types.BaseEvent, e *audit.Event){
 		e.TicketType = ev.(*types.VmAcquiredTicketEvent).TicketType
 		vmAndHost(ev, e)
 	},
-	"VmAcquiredMksTicketEvent":      vmAndHost,
-	"VmRemoteConsoleConnectedEvent": vmAndHost,
+	"VmAcquiredMksTicketEvent":         vmAndHost,
+	"VmRemoteConsoleConnectedEvent":    vmAndHost,
+	"VmRemoteConsoleDisconnectedEvent": vmAndHost,
 	// Migrations: Event.Host is the destination, SourceHost the origin.
 	"VmMigratedEvent": func(ev types.BaseEvent, e *audit.Event) {
 		migrated(ev, ev.(*types.VmMigratedEvent).SourceHost, e)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
 )
 
 // SourceOptions tune the vCenter source.
@@ -14,6 +15,10 @@ type SourceOptions struct {
 	// InventoryInterval is how often each vCenter's hosts' service and
 	// lockdown state is read (default 60s; negative disables).
 	InventoryInterval time.Duration
+	// Guests, when set, receives each vCenter's VMs' guest host names and
+	// addresses after every inventory read (the console ledger's
+	// console.Mapper.SetInventory).
+	Guests func(vcenter string, guests []console.Guest)
 }
 
 // Source reads one or more vCenters over the vSphere API: their event
@@ -84,5 +89,22 @@ func (v *Source) inventory(ctx context.Context, t *Tailer) {
 			continue
 		}
 		v.health.SetHosts(t.Name(), hosts)
+		pctx, cancel = context.WithTimeout(ctx, max(30*time.Second, v.o.InventoryInterval))
+		vms, err := PollVMs(pctx, c)
+		cancel()
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			v.health.Error(t.Name(), "inventory")
+			v.log.Warn("cannot read the vCenter's VMs (guest names and addresses, console settings)", "vcenter", t.Name(), "err", err)
+			continue
+		}
+		guests := Guests(vms)
+		if v.o.Guests != nil {
+			v.o.Guests(t.Name(), guests)
+		}
+		v.health.SetGuests(t.Name(), len(guests))
+		v.health.SetVMs(t.Name(), vms)
 	}
 }

@@ -24,6 +24,7 @@ const (
 	KindLockdownEnabled   Kind = "lockdown_enabled"   // lockdown mode entered
 	KindLockdownDisabled  Kind = "lockdown_disabled"  // lockdown mode left
 	KindConsoleOpened     Kind = "console_opened"     // a VM console ticket was issued (vm, ticket_type)
+	KindConsoleClosed     Kind = "console_closed"     // a VM remote console disconnected (vm, ticket_type)
 	KindVMMigrated        Kind = "vm_migrated"        // a VM moved hosts (vm, user or DRS, source_host, target_host)
 	KindShellCommand      Kind = "shell_command"      // a command typed in the ESXi shell or run over SSH
 	KindPermissionChanged Kind = "permission_changed" // a permission was added, changed or removed
@@ -39,17 +40,27 @@ const (
 	KindDatastoreAccess   Kind = "datastore_access"   // a datastore file browsed or downloaded over HTTP (path)
 	KindAccessDenied      Kind = "access_denied"      // an authorization check denied an operation (object)
 	KindHostPower         Kind = "host_power"         // an ESXi host shut down or rebooted (action, reason)
+	// A guest's own logons, from the guest's syslog (Linux login, display
+	// managers; Windows Security events through NXLog or Snare): host is
+	// the guest's name, vm the VM it runs in when known.
+	KindGuestLogon  Kind = "guest_logon"  // a user logged on to a guest or unlocked it (action logon|unlock, method console|remote)
+	KindGuestLogoff Kind = "guest_logoff" // a user logged off a guest or locked it (action logoff|lock)
+	// KindConsoleSessionReused is a correlation (package console): a VM's
+	// console opened by user while the guest's console session of another
+	// person (value) was still open, and no console logon followed.
+	KindConsoleSessionReused Kind = "console_session_reused"
 )
 
 // Kinds lists every kind, in documentation order.
 var Kinds = []Kind{
 	KindLogin, KindLoginFailed, KindLogout, KindAccountLocked,
 	KindServiceEnabled, KindServiceDisabled, KindLockdownEnabled, KindLockdownDisabled,
-	KindConsoleOpened, KindVMMigrated, KindShellCommand,
+	KindConsoleOpened, KindConsoleClosed, KindVMMigrated, KindShellCommand,
 	KindPermissionChanged, KindRoleChanged, KindAccountChanged, KindConfigChanged,
 	KindLoggingFailed,
 	KindVMPower, KindVMSnapshot, KindVMDiskChanged, KindVMLifecycle, KindGuestOperation,
 	KindDatastoreAccess, KindAccessDenied, KindHostPower,
+	KindGuestLogon, KindGuestLogoff, KindConsoleSessionReused,
 }
 
 // Methods: how a login reached its target.
@@ -59,6 +70,9 @@ const (
 	MethodDCUI    = "dcui"    // the host's physical console (DCUI or local shell)
 	MethodVCenter = "vcenter" // a vCenter session (vpxd)
 	MethodSSO     = "sso"     // vCenter single sign-on (websso / STS)
+	// A guest logon's way in.
+	MethodConsole = "console" // the guest's own console (a VM console through vCenter or the host, a tty, the display manager)
+	MethodRemote  = "remote"  // RDP (Windows logon type 10) or a remote login
 )
 
 // Services named in service_enabled / service_disabled events.
@@ -121,6 +135,11 @@ const (
 	ActionExport     = "export"
 	ActionShutdown   = "shutdown"
 	ActionReboot     = "reboot"
+	// guest_logon and guest_logoff.
+	ActionLogon  = "logon"
+	ActionUnlock = "unlock"
+	ActionLock   = "lock"
+	ActionLogoff = "logoff"
 	// config_changed: the direction of the change.
 	ActionEnabled  = "enabled"  // the setting or feature was switched on
 	ActionDisabled = "disabled" // the setting or feature was switched off

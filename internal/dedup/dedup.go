@@ -133,6 +133,10 @@ func Key(e *audit.Event) uint64 {
 		add(e.Host, string(e.Kind))
 	case audit.KindShellCommand:
 		add(e.Host, string(e.Kind), e.User, truncate(e.Command))
+	case audit.KindGuestLogon, audit.KindGuestLogoff:
+		// login(1)'s PAM line and its own "LOGIN ON", Windows' 4647 (no
+		// logon type) and 4634 of one logoff: the method is left out.
+		add(e.Host, string(e.Kind), e.User, e.Action)
 	default:
 		add(e.Host, string(e.Kind), e.Method, e.User, e.VM, e.TicketType, e.SourceHost, e.TargetHost, e.Setting, e.OpID,
 			e.Action, e.Operation, truncate(e.Path))

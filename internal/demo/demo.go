@@ -117,6 +117,9 @@ func (s *Stream) Next(now time.Time) []string {
 	}
 	r := strings.NewReplacer(
 		"{ts}", now.UTC().Format("2006-01-02T15:04:05.000Z"),
+		"{ts-10m}", now.Add(-10*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"{ts-9m}", now.Add(-9*time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"),
+		"{nxts-9m}", now.Add(-9*time.Minute).UTC().Format(time.DateTime),
 		"{esx}", esx, "{esx2}", esx2, "{vc}", "vcsa.lab.local", "{vcip}", "10.20.0.5",
 		"{tid}", strconv.Itoa(2099000+s.rnd.IntN(900)), "{pid}", strconv.Itoa(1050000+s.rnd.IntN(9000)),
 		"{n}", strconv.Itoa(100000+s.n),

@@ -370,7 +370,8 @@ var quietPrograms = func() map[string]bool {
 // Default returns the built-in rule tables.
 func Default() []*Table {
 	return []*Table{hostdTable(), sshdTable(), sshInitTable(), esxShellTable(), loginTable(),
-		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable(), dcuiTable()}
+		shellTable(), vobdTable(), vpxdTable(), ssoJSONTable(), ssoFileTable(), authzTable(), dcuiTable(),
+		guestLoginTable(), guestDisplayManagerTable(), windowsJSONTable(), snareTable()}
 }
 
 // Classify appends the events found in rec to out. Continuation lines never

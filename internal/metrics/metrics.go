@@ -83,6 +83,9 @@ type Sink struct {
 	datastore     *family
 	denied        *family
 	hostPower     *family
+	guestLogons   *family
+	guestLogoffs  *family
+	reused        *family
 }
 
 // Bounds are the sink's label caps, series budget and overflow counter,
@@ -212,6 +215,12 @@ func NewSink(reg prometheus.Registerer, o Options) *Sink {
 		"Time of the newest denial with these labels.", "host", "user", "client_ip"))
 	s.hostPower = add(keep(fam("host_power", "ESXi hosts shut down or rebooted (action).",
 		"Time of the newest shutdown or reboot.", "host", "action"), "action"))
+	s.guestLogons = add(keep(fam("guest_logons", "Logons to a VM's guest, from the guest's syslog (action: logon, unlock; method: console, remote); host is the guest's name, vm the VM it runs in when known.",
+		"Time of the newest guest logon with these labels.", "host", "vm", "user", "action", "method"), "action", "method"))
+	s.guestLogoffs = add(keep(fam("guest_logoffs", "Logoffs from a VM's guest and locked guest desktops (action: logoff, lock; method: console, remote, or \"\" when the event names none).",
+		"Time of the newest guest logoff with these labels.", "host", "vm", "user", "action", "method"), "action", "method"))
+	s.reused = add(pageAll(fam("console_sessions_reused", "VM consoles opened by user while the guest's console session of another person was still open (no logoff or lock since) and no console logon followed within --console.login-window.",
+		"Time of the newest reused console session with these labels.", "vm", "user")))
 	return s
 }
 
@@ -342,6 +351,12 @@ func (s *Sink) Record(e audit.Event) {
 		s.denied.observe(ts, e.Host, e.User, e.ClientIP)
 	case audit.KindHostPower:
 		s.hostPower.observe(ts, e.Host, e.Action)
+	case audit.KindGuestLogon:
+		s.guestLogons.observe(ts, e.Host, e.VM, e.User, e.Action, e.Method)
+	case audit.KindGuestLogoff:
+		s.guestLogoffs.observe(ts, e.Host, e.VM, e.User, e.Action, e.Method)
+	case audit.KindConsoleSessionReused:
+		s.reused.observe(ts, e.VM, e.User)
 	}
 }
 

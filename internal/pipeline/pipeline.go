@@ -2,8 +2,11 @@
 // either source, to the sink:
 //
 //	syslog record -> reassembly -> detect --\
-//	                                         +-> normalize -> login join -> dedup -> sink
+//	                                         +-> normalize -> login join -> dedup -> console ledger -> sink
 //	vCenter event (collector/vcenter) ------/
+//
+// The console ledger (package console) gives guest events their VM and
+// adds the console_session_reused events it derives.
 //
 // It implements the syslog source's Handler (Skip, Process) and audit.Sink
 // (Record), so that the SSO/vCenter login join and the de-duplication
@@ -18,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/dedup"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/detect"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/labels"
@@ -40,6 +44,8 @@ type Options struct {
 	// VCenters are the addresses vCenter's vpxuser comes from; a vpxuser
 	// login from any other is direct (audit.VCenterAddrs.JudgeVpxuser).
 	VCenters audit.VCenterAddrs
+	// Console configures the console ledger (its Now defaults to Now).
+	Console console.Options
 }
 
 // Pipeline is safe for concurrent use.
@@ -49,6 +55,7 @@ type Pipeline struct {
 	asm   *reassembly.Assembler
 	dedup *dedup.Filter
 	join  *LoginJoin
+	cons  *console.Correlator
 	vcs   audit.VCenterAddrs
 	pool  sync.Pool
 }
@@ -81,6 +88,10 @@ func New(o Options, sink audit.Sink) *Pipeline {
 			released.WithLabelValues(progs.label(program), why.String()).Inc()
 		}
 	}
+	if o.Console.Now == nil {
+		o.Console.Now = o.Now
+	}
+	p.cons = console.New(o.Console, sink.Record)
 	p.join = NewLoginJoin(audit.LoginJoinWindow, 4096, o.Now, p.emit)
 	asm = reassembly.New(o.Reassembly, p.classify)
 	p.asm = asm
@@ -104,10 +115,12 @@ func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
 func (p *Pipeline) Process(rec *logline.Record) { p.asm.Add(rec) }
 
 // Flush releases everything still held (end of input, shutdown): messages
-// waiting for continuation lines, then logins waiting for their partner.
+// waiting for continuation lines, then logins waiting for their partner,
+// then console openings waiting for their login window.
 func (p *Pipeline) Flush() {
 	p.asm.Flush()
 	p.join.Flush()
+	p.cons.Flush()
 }
 
 // Run expires waiting messages and logins every interval until done is
@@ -122,6 +135,7 @@ func (p *Pipeline) Run(done <-chan struct{}, interval time.Duration) {
 		case <-t.C:
 			p.asm.Expire()
 			p.join.Tick()
+			p.cons.Tick()
 		}
 	}
 }
@@ -136,6 +150,10 @@ func (p *Pipeline) classify(rec *logline.Record) {
 	*bufp = evs[:0]
 	p.pool.Put(bufp)
 }
+
+// RestoreConsole gives the console ledger a guest event read back from the
+// journal at start (console.Correlator.Restore).
+func (p *Pipeline) RestoreConsole(e audit.Event) { p.cons.Restore(e) }
 
 // Mark calls fn once every event recorded before it has reached the sink
 // (the login join may hold one for up to its window): a source saves its
@@ -154,6 +172,7 @@ func (p *Pipeline) emit(e audit.Event) {
 	if !p.dedup.Allow(&e) {
 		return
 	}
+	p.cons.Observe(&e)
 	p.sink.Record(e)
 }
 

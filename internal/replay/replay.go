@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/logline"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/metrics"
@@ -47,6 +48,8 @@ type Options struct {
 	GCPercent int
 	// VCenters: see pipeline.Options.
 	VCenters audit.VCenterAddrs
+	// Console configures the console ledger (see pipeline.Options).
+	Console console.Options
 	// Journal, when set, is a journal directory the events are also
 	// stored in (a backfill from archived logs).
 	Journal string
@@ -118,7 +121,7 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 		sink = j
 		closeJournal = j.Close
 	}
-	p := pipeline.New(pipeline.Options{VCenters: o.VCenters}, sink)
+	p := pipeline.New(pipeline.Options{VCenters: o.VCenters, Console: o.Console}, sink)
 	// A replay is a batch job whose memory the label caps bound: trade
 	// some heap for less garbage collection.
 	if o.GCPercent == 0 {

@@ -193,6 +193,16 @@ func (r Console) widen(w []int) {
 	widen(w, 2, r.VM)
 	widen(w, 3, r.TicketType)
 	widen(w, 4, r.Host)
+	widen(w, 5, r.Event)
+}
+
+func (r ConsoleReuse) widen(w []int) {
+	w[0] = max(w[0], timeWidth)
+	widen(w, 1, r.VM)
+	widen(w, 2, r.User)
+	widen(w, 3, r.SessionOf)
+	widen(w, 4, r.Host)
+	widen(w, 5, r.Evidence)
 }
 
 func (r Migration) widen(w []int) {

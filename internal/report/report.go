@@ -45,6 +45,7 @@ const (
 	SectionLogins       = "logins"
 	SectionFailedLogins = "failed_logins"
 	SectionConsoles     = "consoles"
+	SectionConsoleReuse = "console_reuse"
 	SectionMigrations   = "migrations"
 	SectionShell        = "shell"
 	SectionChanges      = "changes"
@@ -77,9 +78,12 @@ var defs = []sectionDef{
 	{id: SectionFailedLogins, title: "Failed logins by source", note: "most attempts first",
 		kinds: []audit.Kind{audit.KindLoginFailed},
 		cols:  []Column{colIP, {"users", "Users tried"}, {"count", "Count"}, {"first", "First"}, {"last", "Last"}}},
-	{id: SectionConsoles, title: "Consoles opened", note: "newest first",
-		kinds: []audit.Kind{audit.KindConsoleOpened},
-		cols:  []Column{colTime, {"user", "Admin"}, colVM, {"ticket_type", "Ticket type"}, colHost}},
+	{id: SectionConsoles, title: "Consoles", note: "opened and closed, newest first",
+		kinds: []audit.Kind{audit.KindConsoleOpened, audit.KindConsoleClosed},
+		cols:  []Column{colTime, {"user", "Admin"}, colVM, {"ticket_type", "Ticket type"}, colHost, {"event", "Event"}}},
+	{id: SectionConsoleReuse, title: "Console sessions reused", note: "a console opened on a guest session another person left logged on, with no logon after; newest first",
+		kinds: []audit.Kind{audit.KindConsoleSessionReused},
+		cols:  []Column{colTime, colVM, {"user", "Opened by"}, {"session_of", "Session of"}, colHost, {"evidence", "Evidence"}}},
 	{id: SectionMigrations, title: "Migrations", note: "newest first",
 		kinds: []audit.Kind{audit.KindVMMigrated},
 		cols:  []Column{colTime, colVM, {"user", "Who"}, {"from", "From"}, {"to", "To"}}},
@@ -272,10 +276,27 @@ type Console struct {
 	VM         string    `json:"vm"`
 	TicketType string    `json:"ticket_type"`
 	Host       string    `json:"host"`
+	Event      string    `json:"event"` // opened, closed
 }
 
 func (r Console) Cells() []string {
-	return []string{r.Time.Format(Layout), r.User, r.VM, r.TicketType, r.Host}
+	return []string{r.Time.Format(Layout), r.User, r.VM, r.TicketType, r.Host, r.Event}
+}
+
+// ConsoleReuse is a row of the console sessions reused section: who
+// opened the console, whose guest session it showed, and the evidence
+// (the console opening and the guest logon).
+type ConsoleReuse struct {
+	Time      time.Time `json:"time"`
+	VM        string    `json:"vm"`
+	User      string    `json:"user"`
+	SessionOf string    `json:"session_of"`
+	Host      string    `json:"host"`
+	Evidence  string    `json:"evidence"`
+}
+
+func (r ConsoleReuse) Cells() []string {
+	return []string{r.Time.Format(Layout), r.VM, r.User, r.SessionOf, r.Host, r.Evidence}
 }
 
 // Migration is a row of the migrations section; User is DRS for DRS.
@@ -448,8 +469,16 @@ func (b *builder) section(ctx context.Context, d sectionDef, s *Section) error {
 	case SectionShell:
 		return b.shell(ctx, s)
 	case SectionConsoles:
-		return list(ctx, b, s, d.kinds, []string{"time", "user", "vm", "ticket_type", "target_host", "host"}, func(e *audit.Event) Console {
-			return Console{Time: e.Time.In(loc), User: e.User, VM: e.VM, TicketType: e.TicketType, Host: cmpOr(e.TargetHost, e.Host)}
+		return list(ctx, b, s, d.kinds, []string{"time", "kind", "user", "vm", "ticket_type", "target_host", "host"}, func(e *audit.Event) Console {
+			ev := "opened"
+			if e.Kind == audit.KindConsoleClosed {
+				ev = "closed"
+			}
+			return Console{Time: e.Time.In(loc), User: e.User, VM: e.VM, TicketType: e.TicketType, Host: cmpOr(e.TargetHost, e.Host), Event: ev}
+		})
+	case SectionConsoleReuse:
+		return list(ctx, b, s, d.kinds, []string{"time", "vm", "user", "value", "host", "message"}, func(e *audit.Event) ConsoleReuse {
+			return ConsoleReuse{Time: e.Time.In(loc), VM: e.VM, User: e.User, SessionOf: e.Value, Host: e.Host, Evidence: e.Message}
 		})
 	case SectionMigrations:
 		return list(ctx, b, s, d.kinds, []string{"time", "vm", "user", "source_host", "target_host"}, func(e *audit.Event) Migration {

@@ -64,6 +64,10 @@ func testEvents() []audit.Event {
 		// Consoles: the VM's host named, and not.
 		{Time: at("10:30"), Source: audit.SourceVCenter, Kind: audit.KindConsoleOpened, Host: "vcsa01", User: "alice@vsphere.local", VM: "web01", TicketType: "webmks", TargetHost: "esx01"},
 		{Time: at("10:40"), Source: audit.SourceSyslog, Kind: audit.KindConsoleOpened, Host: "esx02", User: "bob@vsphere.local", VM: "db01", TicketType: "mks"},
+		{Time: at("10:50"), Source: audit.SourceVCenter, Kind: audit.KindConsoleClosed, Host: "vcsa01", User: "bob@vsphere.local", VM: "db01", TicketType: "remote_console", TargetHost: "esx02"},
+		// A console opened on a guest session another person left open.
+		{Time: at("10:45"), Source: audit.SourceVCenter, Kind: audit.KindConsoleSessionReused, Host: "vcsa01", User: "mallory@vsphere.local", VM: "db01", Value: "bob@corp",
+			Message: "mallory@vsphere.local opened the console of db01 (webmks) on the guest's console session of bob@corp"},
 		// Migrations: DRS and a person.
 		{Time: at("10:15"), Source: audit.SourceVCenter, Kind: audit.KindVMMigrated, Host: "vcsa01", User: "DRS", VM: "web01", SourceHost: "esx01", TargetHost: "esx02"},
 		{Time: at("10:20"), Source: audit.SourceVCenter, Kind: audit.KindVMMigrated, Host: "vcsa01", User: "alice@vsphere.local", VM: "db01", SourceHost: "esx02", TargetHost: "esx03"},
@@ -183,7 +187,7 @@ func TestAuditSections(t *testing.T) {
 	for _, s := range r.Sections {
 		ids = append(ids, s.ID)
 	}
-	if strings.Join(ids, ",") != "logins,failed_logins,consoles,migrations,shell,changes" {
+	if strings.Join(ids, ",") != "logins,failed_logins,consoles,console_reuse,migrations,shell,changes" {
 		t.Fatalf("sections %v", ids)
 	}
 	equalRows(t, "logins", cells(section(t, r, SectionLogins)), [][]string{
@@ -197,8 +201,12 @@ func TestAuditSections(t *testing.T) {
 		{"10.1.1.2", "alice@vsphere.local", "1", "2026-11-10 10:00:00 +01:00", "2026-11-10 10:00:00 +01:00"},
 	})
 	equalRows(t, "consoles", cells(section(t, r, SectionConsoles)), [][]string{
-		{"2026-11-10 11:40:00 +01:00", "bob@vsphere.local", "db01", "mks", "esx02"},
-		{"2026-11-10 11:30:00 +01:00", "alice@vsphere.local", "web01", "webmks", "esx01"},
+		{"2026-11-10 11:50:00 +01:00", "bob@vsphere.local", "db01", "remote_console", "esx02", "closed"},
+		{"2026-11-10 11:40:00 +01:00", "bob@vsphere.local", "db01", "mks", "esx02", "opened"},
+		{"2026-11-10 11:30:00 +01:00", "alice@vsphere.local", "web01", "webmks", "esx01", "opened"},
+	})
+	equalRows(t, "console reuse", cells(section(t, r, SectionConsoleReuse)), [][]string{
+		{"2026-11-10 11:45:00 +01:00", "db01", "mallory@vsphere.local", "bob@corp", "vcsa01", "mallory@vsphere.local opened the console of db01 (webmks) on the guest's console session of bob@corp"},
 	})
 	equalRows(t, "migrations", cells(section(t, r, SectionMigrations)), [][]string{
 		{"2026-11-10 11:20:00 +01:00", "db01", "alice@vsphere.local", "esx02", "esx03"},
@@ -309,11 +317,11 @@ func TestAuditPagination(t *testing.T) {
 	want := map[string][]string{
 		SectionLogins:       {"2026-11-10 11:00:00 +01:00", "root", "172.16.5.5", "ssh", "esx01", "yes"},
 		SectionFailedLogins: {"10.1.1.2", "alice@vsphere.local", "1", "2026-11-10 10:00:00 +01:00", "2026-11-10 10:00:00 +01:00"},
-		SectionConsoles:     {"2026-11-10 11:40:00 +01:00", "bob@vsphere.local", "db01", "mks", "esx02"},
+		SectionConsoles:     {"2026-11-10 11:50:00 +01:00", "bob@vsphere.local", "db01", "remote_console", "esx02", "closed"},
 		SectionShell:        {"2026-11-10 10:10:00 +01:00", "esx01", "esxi_shell", "root", StillOn, "3h 50m so far"},
 		SectionChanges:      {"2026-11-10 12:30:00 +01:00", "vcsa01", "alice@vsphere.local", "permission_changed", "", "", "", "", "Permission created for VSPHERE.LOCAL\\ops on web01, role is Administrator, propagation is Enabled"},
 	}
-	pages := map[string][2]int{SectionLogins: {2, 4}, SectionFailedLogins: {2, 2}, SectionConsoles: {1, 2}, SectionShell: {3, 4}, SectionChanges: {3, 3}}
+	pages := map[string][2]int{SectionLogins: {2, 4}, SectionFailedLogins: {2, 2}, SectionConsoles: {1, 3}, SectionShell: {3, 4}, SectionChanges: {3, 3}}
 	for id, w := range want {
 		s := section(t, r, id)
 		equalRows(t, id+" page", cells(s), [][]string{w})
@@ -360,7 +368,7 @@ func TestAuditText(t *testing.T) {
 	}
 	b.Reset()
 	WriteText(&b, build(t, j, Filter{User: "nobody"}, Options{}))
-	if !strings.Contains(b.String(), "== Consoles opened: 0 (newest first) ==\n(none)\n") {
+	if !strings.Contains(b.String(), "== Consoles: 0 (opened and closed, newest first) ==\n(none)\n") {
 		t.Errorf("empty section:\n%s", b.String())
 	}
 }
@@ -377,7 +385,7 @@ func TestAuditCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := strings.Join(recs[0], ",")
-	if head != "section,time,user,client_ip,method,host,direct,users,count,first,last,vm,ticket_type,from,to,service,disabled,on_for,kind,setting,action,value,command,detail" {
+	if head != "section,time,user,client_ip,method,host,direct,users,count,first,last,vm,ticket_type,event,session_of,evidence,from,to,service,disabled,on_for,kind,setting,action,value,command,detail" {
 		t.Fatalf("header %s", head)
 	}
 	col := map[string]int{}
@@ -391,7 +399,7 @@ func TestAuditCSV(t *testing.T) {
 		}
 		bySection[r[0]] = append(bySection[r[0]], r)
 	}
-	for id, n := range map[string]int{"logins": 4, "failed_logins": 2, "consoles": 2, "migrations": 2, "shell": 4, "changes": 3} {
+	for id, n := range map[string]int{"logins": 4, "failed_logins": 2, "consoles": 3, "console_reuse": 1, "migrations": 2, "shell": 4, "changes": 3} {
 		if len(bySection[id]) != n {
 			t.Errorf("%d %s records, want %d", len(bySection[id]), id, n)
 		}
@@ -433,14 +441,14 @@ func TestAuditJSON(t *testing.T) {
 	if got.Since != "2026-11-10T09:00:00+01:00" || got.Until != "2026-11-10T14:00:00+01:00" || got.TimeZone != "CET" || got.User != "root" {
 		t.Errorf("header %+v", got)
 	}
-	if len(got.Sections) != 6 || got.Sections[0].ID != "logins" || got.Sections[0].Total != 2 {
+	if len(got.Sections) != 7 || got.Sections[0].ID != "logins" || got.Sections[0].Total != 2 {
 		t.Fatalf("sections %+v", got.Sections)
 	}
 	l := got.Sections[0].Rows[1]
 	if l["time"] != "2026-11-10T11:00:00+01:00" || l["client_ip"] != "172.16.5.5" || l["direct"] != true || l["method"] != "ssh" {
 		t.Errorf("login row %v", l)
 	}
-	sh := got.Sections[4]
+	sh := got.Sections[5]
 	if sh.ID != "shell" || len(sh.Rows) != 3 {
 		t.Fatalf("shell section %+v", sh)
 	}

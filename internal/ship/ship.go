@@ -423,6 +423,7 @@ func severity(e *audit.Event) (log.Severity, string) {
 	case e.Kind == audit.KindLogin && e.Direct,
 		e.Kind == audit.KindLoginFailed, e.Kind == audit.KindAccountLocked,
 		e.Kind == audit.KindAccessDenied, e.Kind == audit.KindLoggingFailed,
+		e.Kind == audit.KindConsoleSessionReused,
 		e.Outcome == audit.OutcomeFailure:
 		return log.SeverityWarn, "WARN"
 	}

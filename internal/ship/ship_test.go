@@ -463,3 +463,16 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// A console opened on another person's guest session is WARN, its guest
+// logon INFO.
+func TestSeverityConsoleSessionReused(t *testing.T) {
+	for _, c := range []struct {
+		kind audit.Kind
+		want string
+	}{{audit.KindConsoleSessionReused, "WARN"}, {audit.KindGuestLogon, "INFO"}, {audit.KindConsoleOpened, "INFO"}} {
+		if _, got := severity(&audit.Event{Kind: c.kind, Outcome: audit.OutcomeSuccess}); got != c.want {
+			t.Errorf("%s: %s, want %s", c.kind, got, c.want)
+		}
+	}
+}

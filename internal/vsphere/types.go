@@ -28,6 +28,9 @@ var Types = []EventType{
 		Text: `^Remote console to (?P<vm>.+) on (?P<target_host>\S+) in `},
 	{ID: "VmRemoteConsoleConnectedEvent", Kind: audit.KindConsoleOpened, Method: audit.MethodVCenter, TicketType: "remote_console", Origin: VCenter,
 		Text: `(?:to|for) (?P<vm>.+?) on (?:host )?(?P<target_host>[^\s,]+)`},
+	{ID: "VmRemoteConsoleDisconnectedEvent", Kind: audit.KindConsoleClosed, Method: audit.MethodVCenter, TicketType: "remote_console", Origin: VCenter,
+		Text: `(?:from|to|for) (?P<vm>.+?) on (?:host )?(?P<target_host>[^\s,]+)`,
+		Note: "text unverified: modelled on VmRemoteConsoleConnectedEvent's"},
 
 	// Migrations: the destination is the event's host, the origin its SourceHost.
 	{ID: "VmMigratedEvent", Kind: audit.KindVMMigrated, Origin: VCenter,
