@@ -50,18 +50,19 @@ race:
 
 ## fuzz: every fuzz target, for a bounded time (FUZZTIME each): parse-and-classify, quick filter, live skip, the journal's
 ## event encoder and decoder against encoding/json, the TCP frame reader (both framings, random chunks), reassembly of
-## interleaved hosts, dedup, the vCenter event mapping and checkpoint loading.
+## interleaved hosts, dedup, the vCenter event mapping and checkpoint loading. scripts/fuzz.sh retries once a run
+## that stopped only on Go 1.26's fuzz deadline race (golang/go#75804).
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseClassify$$' -fuzztime $(FUZZTIME) ./internal/pipeline
-	$(GO) test -run '^$$' -fuzz '^FuzzQuickFilter$$' -fuzztime $(FUZZTIME) ./internal/detect
-	$(GO) test -run '^$$' -fuzz '^FuzzSkip$$' -fuzztime $(FUZZTIME) ./internal/pipeline
-	$(GO) test -run '^$$' -fuzz '^FuzzAppendEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
-	$(GO) test -run '^$$' -fuzz '^FuzzDecodeEvent$$' -fuzztime $(FUZZTIME) ./internal/journal
-	$(GO) test -run '^$$' -fuzz '^FuzzFrameReader$$' -fuzztime $(FUZZTIME) ./collector/syslog
-	$(GO) test -run '^$$' -fuzz '^FuzzReassembly$$' -fuzztime $(FUZZTIME) ./internal/reassembly
-	$(GO) test -run '^$$' -fuzz '^FuzzAllow$$' -fuzztime $(FUZZTIME) ./internal/dedup
-	$(GO) test -run '^$$' -fuzz '^FuzzToAudit$$' -fuzztime $(FUZZTIME) ./collector/vcenter
-	$(GO) test -run '^$$' -fuzz '^FuzzLoadCheckpoint$$' -fuzztime $(FUZZTIME) ./collector/vcenter
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/pipeline FuzzParseClassify
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/detect FuzzQuickFilter
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/pipeline FuzzSkip
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/journal FuzzAppendEvent
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/journal FuzzDecodeEvent
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./collector/syslog FuzzFrameReader
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/reassembly FuzzReassembly
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/dedup FuzzAllow
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./collector/vcenter FuzzToAudit
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./collector/vcenter FuzzLoadCheckpoint
 
 ## fuzz-long: every fuzz target for 10 minutes each (FUZZLONG=1h for longer).
 .PHONY: fuzz-long
