@@ -156,6 +156,9 @@ func New(cfg Config, logger *slog.Logger, health *Health, handle Handler) *Serve
 	return s
 }
 
+// DefaultUDPReceiveBuffer is the default of --syslog.udp.receive-buffer.
+const DefaultUDPReceiveBuffer = 8 << 20
+
 // DefaultMaxConnectionsPerSource is the default of
 // --syslog.max-connections-per-source.
 const DefaultMaxConnectionsPerSource = 64
