@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -176,9 +175,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("syslog UDP listener: %w", err)
 		}
 		if s.cfg.UDPReceiveBuffer > 0 {
-			if err := c.SetReadBuffer(s.cfg.UDPReceiveBuffer); err != nil {
-				s.log.Warn("cannot set the UDP receive buffer", "bytes", s.cfg.UDPReceiveBuffer, "err", err)
-			}
+			setReceiveBuffer(c, s.cfg.UDPReceiveBuffer, s.log)
 		}
 		enableDropCounter(c, s.log)
 		s.udp = c
@@ -366,43 +363,6 @@ func (r *receiver) seen(host string) {
 		}
 		r.lastSeen = now
 		r.s.health.Seen(r.lastHost, float64(now.UnixNano())/1e9)
-	}
-}
-
-func (s *Server) readUDP() {
-	r := s.newReceiver(TransportUDP)
-	dropped := s.health.Messages.WithLabelValues(TransportUDP, ResultDropped)
-	empty := s.health.Messages.WithLabelValues(TransportUDP, ResultEmpty)
-	notAllowed := s.health.Rejected.WithLabelValues(TransportUDP, RejectNotAllowed)
-	buf := make([]byte, s.cfg.MaxMessageSize+1)
-	oob := make([]byte, 64)
-	for {
-		n, oobn, flags, from, err := s.udp.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("UDP read failed", "err", err)
-			continue
-		}
-		if d, ok := parseDropCount(oob[:oobn]); ok {
-			s.countDrops(d, dropped)
-		}
-		r.src = from.Addr().Unmap()
-		if !s.cfg.AllowedSources.Allowed(TransportUDP, r.src) {
-			notAllowed.Inc()
-			s.logReject(TransportUDP, RejectNotAllowed, r.src)
-			continue
-		}
-		if n > s.cfg.MaxMessageSize || flags&syscall.MSG_TRUNC != 0 {
-			r.oversize()
-			continue
-		}
-		if n == 0 {
-			empty.Inc()
-			continue
-		}
-		r.message(buf[:n])
 	}
 }
 
