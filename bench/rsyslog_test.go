@@ -13,13 +13,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/collector/syslog"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/testenv"
 )
 
 // rsyslog is a real rsyslogd (Debian package rsyslog), run unprivileged
 // in the foreground with a private work directory and pid file: one
 // input (imudp or imtcp on 127.0.0.1) writing every message to one file
-// (omfile), everything else at rsyslog's defaults.
+// (omfile), everything else at rsyslog's defaults but for imudp's socket
+// buffer, the exporter's.
 type rsyslog struct {
 	cmd  *exec.Cmd
 	dir  string
@@ -46,13 +48,20 @@ func startRsyslog(b *testing.B, input string) *rsyslog {
 	}
 	port := freePort(b, network)
 	r := &rsyslog{dir: dir, out: filepath.Join(dir, "out.log"), port: port}
+	extra := ""
+	if input == "imudp" {
+		// The exporter's socket buffer (--syslog.udp.receive-buffer), so
+		// that the two compare at the same slack; rsyslog's default is
+		// the system's (net.core.rmem_default, 208 KiB here).
+		extra = fmt.Sprintf(` rcvbufSize="%d"`, syslog.DefaultUDPReceiveBuffer)
+	}
 	conf := fmt.Sprintf(`global(workDirectory=%q)
 module(load=%q)
-input(type=%q address="127.0.0.1" port="%d" ruleset="bench")
+input(type=%q address="127.0.0.1" port="%d"%s ruleset="bench")
 ruleset(name="bench") {
   action(type="omfile" file=%q)
 }
-`, dir, input, input, port, r.out)
+`, dir, input, input, port, extra, r.out)
 	cf := filepath.Join(dir, "rsyslog.conf")
 	if err := os.WriteFile(cf, []byte(conf), 0o600); err != nil {
 		b.Fatal(err)

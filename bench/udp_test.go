@@ -269,7 +269,8 @@ func (e *exporterProc) stop() {
 func udpExporter(b *testing.B, bin string, ls *lineSet, n int, rate float64, profile string) udpResult {
 	port := freePort(b, "udp")
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	e := startExporter(b, bin, "--syslog.udp.listen-address="+addr, "--syslog.tcp.listen-address=", "--journal.path=")
+	args := append([]string{"--syslog.udp.listen-address=" + addr, "--syslog.tcp.listen-address=", "--journal.path="}, strings.Fields(os.Getenv("BENCH_UDP_EXPORTER_ARGS"))...)
+	e := startExporter(b, bin, args...)
 	defer e.stop()
 	prof := e.profile(b, profile, time.Duration(float64(n)/rate*float64(time.Second)))
 	d := paceUDP(b, addr, ls, n, rate)
@@ -304,7 +305,8 @@ func udpSeconds() float64 {
 // BenchmarkUDPLoss sends the corpus as datagrams over loopback at paced
 // rates of 100k, 200k and 400k msg/s (udpSeconds each, at most the whole
 // corpus) to the exporter's syslog collector and to a real rsyslogd
-// (imudp -> omfile, its defaults), each a process of its own, interleaved,
+// (imudp -> omfile, its defaults but for the socket buffer: the exporter's
+// 8 MiB), each a process of its own, interleaved,
 // and reports each one's
 // loss: the exporter's messages counted against those sent, beside the
 // kernel's count for the socket (/proc/net/udp) and the exporter's own
@@ -316,6 +318,9 @@ func udpSeconds() float64 {
 // 200k msg/s is written there (udp-exporter.cpu.pprof). BENCH_BASELINE_EXPORTER
 // set to another build of the exporter: it runs too, interleaved, and its
 // loss is printed beside (a before and after of a change).
+// BENCH_UDP_EXPORTER_ARGS: more flags for both exporters (say, the same
+// effective --syslog.udp.receive-buffer for a build that could not force
+// it).
 func BenchmarkUDPLoss(b *testing.B) {
 	ls := loadLines(b, corpus(b))
 	startRsyslog(b, "imudp").stop() // fails (CI) or skips now when rsyslogd is missing
