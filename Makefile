@@ -71,12 +71,12 @@ fuzz-long:
 
 test: deps rules fmt-check vet lint unit race fuzz package package-test
 
-## bench: throughput benchmarks (not part of test); needs mtail, installed when missing.
+## bench: throughput benchmarks (not part of test); needs mtail and rsyslog, installed when missing.
 bench:
 	@./scripts/ensure-deps.sh bench
 	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./bench/
 
-## bench-profile: CPU and heap profiles of replay and of live TCP ingest, in
+## bench-profile: CPU and heap profiles of replay and of live TCP ingest, and CPU profiles of the exporter process taking UDP at 200k msg/s, in
 ## dist/profile/ (read them with go tool pprof -top or -http).
 PROFILE_DIR ?= dist/profile
 .PHONY: bench-profile
@@ -86,7 +86,9 @@ bench-profile:
 	  -cpuprofile $(PROFILE_DIR)/replay.cpu.pprof -memprofile $(PROFILE_DIR)/replay.heap.pprof -o $(PROFILE_DIR)/bench.test ./bench/
 	BENCH_LINES=$(BENCHLINES) $(GO) test -run '^$$' -bench '^BenchmarkTCPIngest$$' -benchtime 1x -timeout 30m \
 	  -cpuprofile $(PROFILE_DIR)/ingest.cpu.pprof -memprofile $(PROFILE_DIR)/ingest.heap.pprof -o $(PROFILE_DIR)/bench.test ./bench/
-	@echo "profiles in $(PROFILE_DIR): go tool pprof -top $(PROFILE_DIR)/bench.test $(PROFILE_DIR)/replay.cpu.pprof"
+	BENCH_LINES=$(BENCHLINES) BENCH_PROFILE_DIR=$(abspath $(PROFILE_DIR)) $(GO) test -run '^$$' -bench '^BenchmarkUDPLoss$$' -benchtime 1x -timeout 30m ./bench/
+	@echo "profiles in $(PROFILE_DIR): go tool pprof -top $(PROFILE_DIR)/bench.test $(PROFILE_DIR)/replay.cpu.pprof;" \
+	  "the exporter process at 200k msg/s UDP: go tool pprof -top $(PROFILE_DIR)/udp-exporter-0.cpu.pprof"
 
 ## package: the .deb and .rpm (nfpm, packaging/nfpm.yaml) in dist/package/:
 ## the static binary stamped with LDFLAGS, the hardened systemd unit, the

@@ -20,13 +20,22 @@ import (
 var (
 	binOnce sync.Once
 	binPath string
+	binDir  string
 	binErr  error
 )
 
-// exporterBinary builds (once) the exporter as a user runs it.
+// exporterBinary builds (once) the exporter as a user runs it, into a
+// directory of this process's own (TestMain removes it): another bench
+// running at the same time builds its own.
 func exporterBinary(b *testing.B) string {
 	binOnce.Do(func() {
-		binPath = filepath.Join(os.TempDir(), "vsphere-audit-bench-exporter")
+		dir, err := os.MkdirTemp("", "vsphere-audit-bench-bin-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		binDir = dir
+		binPath = filepath.Join(dir, "vsphere_audit_exporter")
 		cmd := exec.Command("go", "build", "-o", binPath, "../cmd/vsphere_audit_exporter")
 		cmd.Stderr = os.Stderr
 		binErr = cmd.Run()
@@ -35,6 +44,14 @@ func exporterBinary(b *testing.B) string {
 		b.Fatalf("building the exporter: %v", binErr)
 	}
 	return binPath
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // usersCorpus generates (once per size) a corpus of lines() lines whose

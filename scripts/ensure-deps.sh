@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the programs the tests (or benchmarks) use when they are missing.
-# Debian packages: prometheus (promtool), bsdutils (logger), gcc (make race), chromium (the /audit browser test), mtail and time (bench only).
+# Debian packages: prometheus (promtool), bsdutils (logger), gcc (make race), chromium (the /audit browser test), mtail, time and rsyslog (bench only).
 set -euo pipefail
 what="${1:-test}"
 need=()
@@ -17,6 +17,8 @@ if [ "$what" = bench ]; then
   command -v mtail >/dev/null || need+=(mtail)
   # bench/replay_cost_test.go: a whole process's peak RSS (GNU time's %M).
   [ -x /usr/bin/time ] || need+=(time)
+  # The UDP and TCP baselines: rsyslogd (imudp, imtcp -> omfile), run by the bench unprivileged in its own directory.
+  command -v rsyslogd >/dev/null || [ -x /usr/sbin/rsyslogd ] || need+=(rsyslog)
 fi
 # e2e/victorialogs_test.go: VictoriaLogs, built from source with go install
 # (no Debian package), cached in the Go bin dir: built once per machine.

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -70,7 +71,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer, 
 	serveCmd.Flag("syslog.tls.key-file", "PEM private key for the TLS listener; re-read when the file changes.").StringVar(&cfg.TLSKeyFile)
 	serveCmd.Flag("syslog.max-message-size", "Largest syslog message accepted, in bytes, in every framing (an LF or CR LF trailer not counted); longer ones are counted as oversize and dropped. ESXi sends at most 16 KiB.").Default("65536").IntVar(&cfg.MaxMessageSize)
 	serveCmd.Flag("syslog.udp.readers", "Goroutines reading the UDP socket.").Default("2").IntVar(&cfg.UDPReaders)
-	serveCmd.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max).").Default("8388608").IntVar(&cfg.UDPReceiveBuffer)
+	serveCmd.Flag("syslog.udp.receive-buffer", "UDP socket receive buffer in bytes (the kernel caps it at net.core.rmem_max unless the exporter has CAP_NET_ADMIN; a smaller buffer is logged at start).").Default(strconv.Itoa(syslog.DefaultUDPReceiveBuffer)).IntVar(&cfg.UDPReceiveBuffer)
 	serveCmd.Flag("syslog.tcp.idle-timeout", "Close TCP/TLS connections that send nothing for this long (0 = never); the TLS handshake has its own timeout.").Default("1h").DurationVar(&cfg.IdleTimeout)
 	serveCmd.Flag("syslog.tls.handshake-timeout", "Close TLS connections whose handshake has not completed this long after accept (counted as closed for tls_handshake), so that stalled handshakes free their connection slots.").Default("10s").DurationVar(&cfg.TLSHandshakeTimeout)
 	serveCmd.Flag("syslog.max-connections", "Maximum concurrent TCP and TLS connections. The open-file limit must cover it and --web.max-requests: checked at start.").Default("1024").IntVar(&cfg.MaxConnections)

@@ -42,3 +42,33 @@ func parseDropCount(oob []byte) (uint32, bool) {
 	}
 	return 0, false
 }
+
+// setReceiveBuffer sets the socket's receive buffer to bytes: with
+// SO_RCVBUFFORCE when the process may (CAP_NET_ADMIN), which passes
+// net.core.rmem_max, else SO_RCVBUF, which the kernel caps at it. A
+// buffer smaller than asked for is logged with the sysctl that raises it.
+func setReceiveBuffer(c *net.UDPConn, bytes int, log *slog.Logger) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return
+	}
+	var forced bool
+	var got int
+	_ = rc.Control(func(fd uintptr) {
+		forced = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUFFORCE, bytes) == nil
+		if !forced {
+			err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, bytes)
+		}
+		// The kernel reports twice what it grants (its bookkeeping).
+		if v, gerr := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF); gerr == nil {
+			got = v / 2
+		}
+	})
+	switch {
+	case err != nil:
+		log.Warn("cannot set the UDP receive buffer", "bytes", bytes, "err", err)
+	case got > 0 && got < bytes:
+		log.Warn("UDP receive buffer smaller than --syslog.udp.receive-buffer: the kernel caps it at net.core.rmem_max; raise that (sysctl -w net.core.rmem_max=...) or run with CAP_NET_ADMIN",
+			"bytes", got, "asked", bytes)
+	}
+}

@@ -62,14 +62,22 @@ func TestUDPDropsCountedOnceWithTwoReaders(t *testing.T) {
 	close(rec.gate)
 	waitFor(t, "the buffered datagrams", func() bool { return rec.count() == sent-drops })
 	// Datagrams queued after the last drop carry the final count. Each
-	// reader gets one: the first waits in Process for the second.
+	// reader gets one: the first waits in Process for the second, which
+	// is sent only then (a reader takes every datagram queued in one
+	// read).
 	rec.mu.Lock()
 	rec.pairs = true
 	rec.mu.Unlock()
-	for i := 0; i < 2; i++ {
-		if _, err := c.Write(msg); err != nil {
-			t.Fatal(err)
-		}
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a reader to hold the first", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.waiting != nil
+	})
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
 	}
 	waitFor(t, "a datagram in each reader", func() bool { return rec.count() == sent-drops+2 })
 	if got := testutil.ToFloat64(h.Messages.WithLabelValues(TransportUDP, ResultDropped)); got != float64(drops) {

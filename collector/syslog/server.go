@@ -21,7 +21,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -115,6 +114,36 @@ type Server struct {
 	// the kernel reports one cumulative count per socket to every reader,
 	// so the readers share it.
 	udpDrops atomic.Uint32
+	// clock is the time (Unix nanoseconds) while Serve runs, advanced
+	// every clockTick: the per-host arrival gauge reads it for every
+	// message, where time.Now would cost a few percent of ingest.
+	clock atomic.Int64
+}
+
+// clockTick is the resolution of the arrival times the receivers record.
+const clockTick = 50 * time.Millisecond
+
+// now is the server's clock, or time.Now when it is not running.
+func (s *Server) now() time.Time {
+	if ns := s.clock.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Now()
+}
+
+// runClock advances the clock until done is closed.
+func (s *Server) runClock(done <-chan struct{}) {
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			s.clock.Store(0)
+			return
+		case now := <-t.C:
+			s.clock.Store(now.UnixNano())
+		}
+	}
 }
 
 // New returns a server; call Listen, then Serve.
@@ -156,6 +185,9 @@ func New(cfg Config, logger *slog.Logger, health *Health, handle Handler) *Serve
 	return s
 }
 
+// DefaultUDPReceiveBuffer is the default of --syslog.udp.receive-buffer.
+const DefaultUDPReceiveBuffer = 8 << 20
+
 // DefaultMaxConnectionsPerSource is the default of
 // --syslog.max-connections-per-source.
 const DefaultMaxConnectionsPerSource = 64
@@ -173,9 +205,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("syslog UDP listener: %w", err)
 		}
 		if s.cfg.UDPReceiveBuffer > 0 {
-			if err := c.SetReadBuffer(s.cfg.UDPReceiveBuffer); err != nil {
-				s.log.Warn("cannot set the UDP receive buffer", "bytes", s.cfg.UDPReceiveBuffer, "err", err)
-			}
+			setReceiveBuffer(c, s.cfg.UDPReceiveBuffer, s.log)
 		}
 		enableDropCounter(c, s.log)
 		s.udp = c
@@ -245,6 +275,11 @@ func (s *Server) Close() {
 // waits for the connections to finish.
 func (s *Server) Serve(ctx context.Context) error {
 	var conns sync.Map
+	s.clock.Store(time.Now().UnixNano())
+	clockDone := make(chan struct{})
+	clockStopped := make(chan struct{})
+	go func() { defer close(clockStopped); s.runClock(clockDone) }()
+	defer func() { close(clockDone); <-clockStopped }()
 	if s.udp != nil {
 		for i := 0; i < s.cfg.UDPReaders; i++ {
 			s.wg.Add(1)
@@ -275,8 +310,9 @@ type receiver struct {
 	unparsed  func()
 	oversize  func()
 	mismatch  func()
-	lastHost  string
-	lastSeen  time.Time
+	// seenAt is when this receiver last set each host's arrival gauge
+	// (at most maxSeenHosts hosts; cleared when full).
+	seenAt map[string]*seenHost
 	// src is the sending address of the message being received.
 	src netip.Addr
 	// boundSrc and boundHost cache the last host name found bound to its
@@ -355,53 +391,35 @@ func (r *receiver) hostBound(host string) bool {
 
 // seen updates the per-host arrival gauge, at most once a second per sender
 // and goroutine: it is for "is this host still logging". host may alias a
-// read buffer.
+// read buffer. A connection or socket may carry many hosts interleaved (a
+// relay): each has its own second.
 func (r *receiver) seen(host string) {
-	if now := time.Now(); host != r.lastHost || now.Sub(r.lastSeen) >= time.Second {
-		if host != r.lastHost {
-			r.lastHost = strings.Clone(host)
+	now := r.s.now()
+	h, ok := r.seenAt[host]
+	switch {
+	case ok && now.Sub(h.at) < time.Second:
+		return
+	case ok:
+		h.at = now
+	default:
+		if r.seenAt == nil || len(r.seenAt) >= maxSeenHosts {
+			r.seenAt = make(map[string]*seenHost)
 		}
-		r.lastSeen = now
-		r.s.health.Seen(r.lastHost, float64(now.UnixNano())/1e9)
+		h = &seenHost{name: strings.Clone(host), at: now}
+		r.seenAt[h.name] = h
 	}
+	r.s.health.Seen(h.name, float64(now.UnixNano())/1e9)
 }
 
-func (s *Server) readUDP() {
-	r := s.newReceiver(TransportUDP)
-	dropped := s.health.Messages.WithLabelValues(TransportUDP, ResultDropped)
-	empty := s.health.Messages.WithLabelValues(TransportUDP, ResultEmpty)
-	notAllowed := s.health.Rejected.WithLabelValues(TransportUDP, RejectNotAllowed)
-	buf := make([]byte, s.cfg.MaxMessageSize+1)
-	oob := make([]byte, 64)
-	for {
-		n, oobn, flags, from, err := s.udp.ReadMsgUDPAddrPort(buf, oob)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			s.log.Warn("UDP read failed", "err", err)
-			continue
-		}
-		if d, ok := parseDropCount(oob[:oobn]); ok {
-			s.countDrops(d, dropped)
-		}
-		r.src = from.Addr().Unmap()
-		if !s.cfg.AllowedSources.Allowed(TransportUDP, r.src) {
-			notAllowed.Inc()
-			s.logReject(TransportUDP, RejectNotAllowed, r.src)
-			continue
-		}
-		if n > s.cfg.MaxMessageSize || flags&syscall.MSG_TRUNC != 0 {
-			r.oversize()
-			continue
-		}
-		if n == 0 {
-			empty.Inc()
-			continue
-		}
-		r.message(buf[:n])
-	}
+// seenHost is a host name (owned, not aliasing a read buffer) and when
+// its arrival gauge was last set.
+type seenHost struct {
+	name string
+	at   time.Time
 }
+
+// maxSeenHosts bounds a receiver's seenAt.
+const maxSeenHosts = 1024
 
 // countDrops adds what the socket's cumulative drop count d adds to the
 // count already seen by any reader. A reader may see an older count than
