@@ -19,7 +19,7 @@ STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The core packages, also run under the race detector.
 RACE_PKGS := ./internal/pipeline ./internal/reassembly ./internal/dedup ./internal/detect ./internal/metrics ./internal/labels ./collector/syslog
 
-.PHONY: all build test deps vet lint race fmt-check unit fuzz promtool-check bench bench-profile clean
+.PHONY: all build test deps vet lint cross race fmt-check unit fuzz promtool-check bench bench-profile clean
 
 all: build
 
@@ -36,6 +36,13 @@ fmt-check:
 
 vet:
 	$(GO) vet ./...
+
+## cross: the release targets of .goreleaser.yaml build (linux arm64, windows
+## amd64): a Linux-only symbol outside a _linux.go file breaks the release.
+.PHONY: cross
+cross:
+	GOOS=linux GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/vsphere_audit_exporter
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/vsphere_audit_exporter
 
 ## lint: staticcheck (fetched through the module proxy and cached).
 lint:
@@ -69,7 +76,7 @@ fuzz:
 fuzz-long:
 	$(MAKE) fuzz FUZZTIME=$(or $(FUZZLONG),10m)
 
-test: deps rules fmt-check vet lint unit race fuzz package package-test
+test: deps rules fmt-check vet lint cross unit race fuzz package package-test
 
 ## bench: throughput benchmarks (not part of test); needs mtail and rsyslog, installed when missing.
 bench:

@@ -9,6 +9,9 @@ import (
 	"syscall"
 )
 
+// msgTrunc is the recvmsg flag of a datagram cut to the buffer.
+const msgTrunc = syscall.MSG_TRUNC
+
 // enableDropCounter asks the kernel to report, with every datagram, how many
 // datagrams it dropped on this socket because the receive buffer was full
 // (SO_RXQ_OVFL).

@@ -7,6 +7,11 @@ import (
 	"net"
 )
 
+// msgTrunc is 0 where recvmsg reports no truncation flag: a datagram
+// longer than the buffer is still caught by its length (the buffer is one
+// byte longer than the size limit).
+const msgTrunc = 0
+
 func enableDropCounter(*net.UDPConn, *slog.Logger) {}
 
 func parseDropCount([]byte) (uint32, bool) { return 0, false }

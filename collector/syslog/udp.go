@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"syscall"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
@@ -73,7 +72,7 @@ func (s *Server) readUDP() {
 				s.logReject(TransportUDP, RejectNotAllowed, r.src)
 				continue
 			}
-			if m.N > s.cfg.MaxMessageSize || m.Flags&syscall.MSG_TRUNC != 0 {
+			if m.N > s.cfg.MaxMessageSize || m.Flags&msgTrunc != 0 {
 				r.oversize()
 				continue
 			}
