@@ -372,12 +372,6 @@ func BenchmarkTCPIngest(b *testing.B) {
 		b.ReportMetric(rs4, "rsyslog_msg/s_4conns")
 		b.ReportMetric(journaled, "journaled_msg/s")
 		b.ReportMetric(100*journaled/plain, "pct_journaled")
-		verdict := func(ok bool) string {
-			if ok {
-				return "PASS"
-			}
-			return "MISS"
-		}
 		b.Logf("TCP ingest, 1 connection: %d of %d messages in %v = %.0f msg/s, %d lost; rsyslog (imtcp -> omfile) %d lines in %v = %.0f msg/s; exporter = %.2fx rsyslog (target >= 1): %s",
 			got, total, plainD.Round(time.Millisecond), plain, total-got, rsGot, rsD.Round(time.Millisecond), rs, plain/rs, verdict(plain >= rs && got == total))
 		b.Logf("TCP ingest, 4 connections: %d of %d messages in %v = %.0f msg/s, %d lost (target >= 1000000 msg/s, 0 lost): %s; rsyslog %d lines in %v = %.0f msg/s; exporter = %.2fx rsyslog (target >= 1): %s",

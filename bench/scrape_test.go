@@ -82,12 +82,6 @@ func BenchmarkScrape(b *testing.B) {
 			b.ReportMetric(baseCPU.Seconds()/expCPU.Seconds(), "x_faster_than_client_golang")
 			b.ReportMetric(perSet, "bytes/label_set")
 			b.ReportMetric(basePerSet, "client_golang_bytes/label_set")
-			verdict := func(ok bool) string {
-				if ok {
-					return "PASS"
-				}
-				return "MISS"
-			}
 			goal := ""
 			if series == 100000 {
 				goal = "; " + verdict(expCPU < 200*time.Millisecond) + ": under 0.2 CPU-s at 100k series"

@@ -30,16 +30,7 @@ import (
 // promtool. Before, a vCenter-only start exited 2 and the login counted
 // twice (method="sso" and method="vcenter").
 func TestVCenterOnly(t *testing.T) {
-	model := simulator.VPX()
-	if err := model.Create(); err != nil {
-		t.Fatal(err)
-	}
-	defer model.Remove()
-	model.Service.Listen = &url.URL{User: url.UserPassword("auditor", "pw")}
-	model.Service.TLS = new(tls.Config)
-	model.Service.RegisterEndpoints = true
-	srv := model.Service.NewServer()
-	defer srv.Close()
+	model, srv := startSim(t)
 	var hosts []*simulator.HostSystem
 	for _, r := range model.Map().All("HostSystem") {
 		hosts = append(hosts, r.(*simulator.HostSystem))
@@ -124,16 +115,7 @@ func waitUntil(t *testing.T, f func() bool, state ...func() string) {
 // does not log on: one console_session_reused, by mallory on alice's
 // session, decided once the login window has passed on the wall clock.
 func TestVCenterConsoleSessionReused(t *testing.T) {
-	model := simulator.VPX()
-	if err := model.Create(); err != nil {
-		t.Fatal(err)
-	}
-	defer model.Remove()
-	model.Service.Listen = &url.URL{User: url.UserPassword("auditor", "pw")}
-	model.Service.TLS = new(tls.Config)
-	model.Service.RegisterEndpoints = true
-	srv := model.Service.NewServer()
-	defer srv.Close()
+	model, srv := startSim(t)
 	simVMs := model.Map().All("VirtualMachine") // in no fixed order: read once
 	vm, other := simVMs[0].(*simulator.VirtualMachine), simVMs[1].(*simulator.VirtualMachine)
 	model.Service.Context.WithLock(vm, func() {
@@ -202,4 +184,21 @@ func TestVCenterConsoleSessionReused(t *testing.T) {
 	if _, ok := m[`vsphere_audit_vm_console_max_connections{vcenter="`+vc+`", vm="`+other.Name+`"}`]; ok {
 		t.Errorf("a connection limit for %s, which sets none", other.Name)
 	}
+}
+
+// startSim runs the vCenter simulator over TLS with the user auditor
+// (password pw), removed when the test ends.
+func startSim(t *testing.T) (*simulator.Model, *simulator.Server) {
+	t.Helper()
+	model := simulator.VPX()
+	if err := model.Create(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(model.Remove)
+	model.Service.Listen = &url.URL{User: url.UserPassword("auditor", "pw")}
+	model.Service.TLS = new(tls.Config)
+	model.Service.RegisterEndpoints = true
+	srv := model.Service.NewServer()
+	t.Cleanup(srv.Close)
+	return model, srv
 }
