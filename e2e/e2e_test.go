@@ -692,12 +692,22 @@ func promGet(t *testing.T, u string, data any) {
 // promQuery returns the label sets of an instant query's result.
 func promQuery(t *testing.T, base, q string) []map[string]string {
 	t.Helper()
+	return promQueryAt(t, base, q, time.Time{})
+}
+
+// promQueryAt evaluates q at time at (now if zero).
+func promQueryAt(t *testing.T, base, q string, at time.Time) []map[string]string {
+	t.Helper()
 	var data struct {
 		Result []struct {
 			Metric map[string]string `json:"metric"`
 		} `json:"result"`
 	}
-	promGet(t, base+"/api/v1/query?query="+url.QueryEscape(q), &data)
+	u := base + "/api/v1/query?query=" + url.QueryEscape(q)
+	if !at.IsZero() {
+		u += "&time=" + strconv.FormatFloat(float64(at.UnixMilli())/1000, 'f', 3, 64)
+	}
+	promGet(t, u, &data)
 	var out []map[string]string
 	for _, r := range data.Result {
 		out = append(out, r.Metric)

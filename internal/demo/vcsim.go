@@ -80,8 +80,14 @@ func StartVCSim(logger *slog.Logger) (*VCSim, error) {
 	vcsim.SetSimHostState(model, nil)
 	// One host starts with SSH left on and one in lockdown mode.
 	if len(s.hosts) > 1 {
-		vcsim.SetSimHost(model, s.hosts[1], vcsim.HostSimState{SSH: true, DCUI: true})
-		s.ssh[s.hosts[1].Name] = true
+		h := s.hosts[1]
+		vcsim.SetSimHost(model, h, vcsim.HostSimState{SSH: true, DCUI: true})
+		s.ssh[h.Name] = true
+		// ... switched on by someone, as vCenter would have recorded it:
+		// the "running now, and since when" table has its "since".
+		hostArg := &types.HostEventArgument{EntityEventArgument: types.EntityEventArgument{Name: h.Name}, Host: h.Self}
+		vcsim.PostAs(model, admins[0], &types.EventEx{EventTypeId: "esx.audit.ssh.enabled", ObjectType: "HostSystem", ObjectId: h.Self.Value, ObjectName: h.Name,
+			Severity: "warning", Event: types.Event{Host: hostArg}})
 	}
 	if len(s.hosts) > 2 {
 		vcsim.SetSimHost(model, s.hosts[2], vcsim.HostSimState{DCUI: true, Lockdown: types.HostLockdownModeLockdownNormal})
