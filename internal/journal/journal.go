@@ -317,14 +317,38 @@ func UID(e *audit.Event) string {
 
 func (j *Journal) writer() {
 	defer j.wg.Done()
-	batch := make([]item, 0, j.o.BatchEvents)
+	// The passer hands each committed batch's stored events on (to the
+	// metrics) while the writer commits the next one: on the ingest path
+	// SQLite and the counting run on two cores. Batches are handed over in
+	// order, and their buffers come back for reuse; the writer waits for a
+	// buffer when the passer is behind.
+	const buffers = 3
+	free := make(chan []item, buffers)
+	for range buffers {
+		free <- make([]item, 0, min(j.o.BatchEvents, 1024))
+	}
+	passq := make(chan committed, buffers)
+	passed := make(chan struct{})
+	go func() {
+		defer close(passed)
+		for c := range passq {
+			j.pass(c)
+			clear(c.batch)
+			free <- c.batch[:0]
+		}
+	}()
+	defer func() {
+		close(passq)
+		<-passed
+	}()
+	batch := <-free
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	flush := func() {
 		if len(batch) > 0 {
-			j.commit(batch)
-			clear(batch)
-			batch = batch[:0]
+			stored, err := j.commit(batch)
+			passq <- committed{batch: batch, stored: stored, err: err}
+			batch = <-free
 		}
 	}
 	for {
@@ -360,6 +384,13 @@ func (j *Journal) writer() {
 	}
 }
 
+// committed is a batch the writer committed (or failed to), for the passer.
+type committed struct {
+	batch  []item
+	stored []bool // by batch index: the event was stored (not a duplicate)
+	err    error
+}
+
 // rowsPerInsert is how many events one multi-row INSERT stores: one
 // statement per row costs the most of a commit in modernc's SQLite.
 const rowsPerInsert = 256
@@ -367,8 +398,9 @@ const rowsPerInsert = 256
 const insertCols = `INSERT INTO events (time_ns, kind, source, host, user, client_ip, method, vm, direct, uid, data) VALUES `
 const insertRow = `(?,?,?,?,?,?,?,?,?,?,?)`
 
-// commit stores a batch in one transaction and passes the stored events on.
-func (j *Journal) commit(batch []item) {
+// commit stores a batch in one transaction and reports which of its events
+// were stored.
+func (j *Journal) commit(batch []item) ([]bool, error) {
 	start := time.Now()
 	stored := make([]bool, len(batch))
 	err := j.tx(func(tx *sql.Tx) error {
@@ -449,6 +481,15 @@ func (j *Journal) commit(batch []item) {
 		return flushMany(len(pending))
 	})
 	j.m.write.Observe(time.Since(start).Seconds())
+	return stored, err
+}
+
+// pass hands a committed batch's stored events on in order (an event whose
+// commit failed too: metrics and paging go on without the journal), and
+// then answers the checkpoints and syncs it held: a Sync returns once
+// every event before it is counted.
+func (j *Journal) pass(c committed) {
+	batch, stored, err := c.batch, c.stored, c.err
 	events := 0
 	for i := range batch {
 		it := &batch[i]

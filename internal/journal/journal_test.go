@@ -179,3 +179,37 @@ func TestJournalErrorKeepsCounting(t *testing.T) {
 	}
 	j.Close()
 }
+
+// Many small batches, more than the writer's buffers: every event is
+// passed on once, in the order recorded, and each Sync returns only once
+// the events before it were passed on (the passer runs beside the writer).
+func TestJournalPassesBatchesInOrder(t *testing.T) {
+	next := &collect{}
+	j, err := Open(Options{Path: t.TempDir(), BatchEvents: 7, BatchInterval: time.Millisecond}, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 2000
+	for i := 0; i < n; i++ {
+		e := ev(i%60, audit.SourceSyslog)
+		e.User = fmt.Sprintf("u%d", i)
+		j.Record(e)
+		if i%500 == 499 {
+			if err := j.Sync(); err != nil {
+				t.Fatal(err)
+			}
+			next.mu.Lock()
+			got := len(next.got)
+			next.mu.Unlock()
+			if got != i+1 {
+				t.Fatalf("after the Sync following event %d, %d events passed on, want %d", i, got, i+1)
+			}
+		}
+	}
+	for i, e := range next.got {
+		if want := fmt.Sprintf("u%d", i); e.User != want {
+			t.Fatalf("event %d passed on is %s, want %s", i, e.User, want)
+		}
+	}
+}
