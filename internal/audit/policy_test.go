@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,5 +137,29 @@ func TestJudgeVpxuser(t *testing.T) {
 	}
 	if _, err := ParseVCenterAddrs([]string{"vcenter.example.com"}); err == nil {
 		t.Error("a host name was accepted as an address")
+	}
+}
+
+// trimBytes with the cutsets of CleanUser and CleanIP equals strings.Trim.
+func TestTrimBytes(t *testing.T) {
+	for _, c := range []struct {
+		cutset string
+		cut    func(byte) bool
+	}{{`'"`, isQuote}, {`'".,[]`, isIPPunct}} {
+		for _, s := range []string{"", "'", `"`, `''""`, `'".,[]`, "[]", "a", "'a'", `"root"`, `'"x"'`, "x'", "'x",
+			"[fe80::1%5]", "10.0.0.1.", "'10.0.0.1',", "a'b", "é", "'é'", "[\xff]", "\xff", " 'a' ", `"` + "ü" + `"`, ".,.,x,.,.", "[[[]]]"} {
+			if got, want := trimBytes(s, c.cut), strings.Trim(s, c.cutset); got != want {
+				t.Errorf("trimBytes(%q) with %q = %q, strings.Trim = %q", s, c.cutset, got, want)
+			}
+		}
+	}
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		if got, want := trimBytes(s, isIPPunct), strings.Trim(s, `'".,[]`); got != want {
+			t.Errorf("trimBytes(%q) = %q, strings.Trim = %q", s, got, want)
+		}
+		if got, want := trimBytes(s, isQuote), strings.Trim(s, `'"`); got != want {
+			t.Errorf("trimBytes(%q) = %q, strings.Trim = %q", s, got, want)
+		}
 	}
 }

@@ -120,7 +120,11 @@ func trimLine(s string) string {
 		}
 		break
 	}
-	return strings.TrimLeft(s, " \t")
+	// strings.TrimLeft(s, " \t"), without building its set of bytes per call.
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
 }
 
 // trimLineBytes strips line endings and blanks at the end, as trimLine does.
