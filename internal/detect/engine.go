@@ -149,12 +149,23 @@ func (q *quickFilter) hasPrefix(s string) bool {
 
 // stripEventNumber drops hostd's "Event 123 : ".
 func stripEventNumber(s string) string {
-	if strings.HasPrefix(s, "Event ") {
-		if i := strings.Index(s, " : "); i > 6 && i < 20 {
-			return s[i+3:]
-		}
+	if i := eventNumberEnd(s); i >= 0 {
+		return s[i+3:]
 	}
 	return s
+}
+
+// eventNumberEnd returns the index of the " : " that ends hostd's
+// "Event 123 : ", or -1: the first " : " of s when it lies at 7 to 19.
+func eventNumberEnd(s string) int {
+	if !strings.HasPrefix(s, "Event ") {
+		return -1
+	}
+	// A first " : " at 19 or before lies within s[:22]: search no further.
+	if i := strings.Index(s[:min(len(s), 22)], " : "); i > 6 && i < 20 {
+		return i
+	}
+	return -1
 }
 
 func (t *Table) buildQuick() {

@@ -502,6 +502,18 @@ func isLevelWord(t string) bool {
 	return false
 }
 
+// cutLevelWord returns the first token of b and the rest (as token does)
+// when that token is a level word (isLevelWord).
+func cutLevelWord(b string) (tok, rest string, ok bool) {
+	// Every level word starts with a letter; most bodies start with "[",
+	// and need no scan for the end of the token.
+	if b == "" || !(b[0] >= 'a' && b[0] <= 'z' || b[0] >= 'A' && b[0] <= 'Z') {
+		return "", "", false
+	}
+	tok, rest = token(b)
+	return tok, rest, isLevelWord(tok)
+}
+
 var months = map[string]time.Month{
 	"Jan": 1, "Feb": 2, "Mar": 3, "Apr": 4, "May": 5, "Jun": 6,
 	"Jul": 7, "Aug": 8, "Sep": 9, "Oct": 10, "Nov": 11, "Dec": 12,

@@ -30,3 +30,24 @@ func TestTrimLine(t *testing.T) {
 		}
 	}
 }
+
+// sdIDOf and cutLevelWord find what the code they replace found.
+func TestSDIDOfAndCutLevelWord(t *testing.T) {
+	for _, s := range []string{"[", "[]", "[ ", "[a", "[a]", "[a b]", "[Originator@6876 sub=x]", "[meta]", "[x]y z", "[é ]", "[\xff]"} {
+		want := s[1:]
+		if i := strings.IndexAny(want, " ]"); i >= 0 {
+			want = want[:i]
+		}
+		if got := sdIDOf(s); got != want {
+			t.Errorf("sdIDOf(%q) = %q, want %q", s, got, want)
+		}
+	}
+	for _, b := range []string{"", " ", "info", "info ", "info hostd[1] x", "INFO x", "WARNING  y", "critical", "infox y", "[Originator@6876] x",
+		"Accepted password", "verbose\tx", "error:", "trivia x", "1nfo x", "éinfo x", "panic\n"} {
+		tok, rest := token(b)
+		gotTok, gotRest, ok := cutLevelWord(b)
+		if ok != isLevelWord(tok) || ok && (gotTok != tok || gotRest != rest) {
+			t.Errorf("cutLevelWord(%q) = %q, %q, %v; token: %q, %q, level word %v", b, gotTok, gotRest, ok, tok, rest, isLevelWord(tok))
+		}
+	}
+}
