@@ -93,8 +93,18 @@ func (f *Filter) rotate(t time.Time) {
 		f.genFrom = t
 	}
 	if t.Sub(f.genFrom) > generationSpan*f.window || len(f.cur)+len(f.prev) >= f.maxKeys || len(f.ids)+len(f.prevIDs) >= f.maxKeys {
-		f.prev, f.cur = f.cur, make(map[uint64][]entry, len(f.cur))
-		f.prevIDs, f.ids = f.ids, make(map[uint64]time.Time, len(f.ids))
+		// The maps of the generation dropped are reused, cleared.
+		oldest, oldestIDs := f.prev, f.prevIDs
+		if oldest == nil {
+			oldest = make(map[uint64][]entry, len(f.cur))
+		}
+		if oldestIDs == nil {
+			oldestIDs = make(map[uint64]time.Time, len(f.ids))
+		}
+		clear(oldest)
+		clear(oldestIDs)
+		f.prev, f.cur = f.cur, oldest
+		f.prevIDs, f.ids = f.ids, oldestIDs
 		if len(f.prev) >= f.maxKeys {
 			f.prev = nil
 		}
@@ -154,6 +164,16 @@ func truncate(s string) string {
 	return s
 }
 
+// idKey is maphash.String(seed, host+"\x00"+id) without building the string.
+func idKey(host, id string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(host)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return h.Sum64()
+}
+
 // Allow reports whether e should be counted.
 func (f *Filter) Allow(e *audit.Event) bool {
 	k := Key(e)
@@ -167,7 +187,7 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	f.rotate(e.Time)
 	if e.EventID != "" {
 		// The same record received twice (a resend, two relays).
-		idk := maphash.String(seed, e.Host+"\x00"+e.EventID)
+		idk := idKey(e.Host, e.EventID)
 		t, ok := f.ids[idk]
 		if !ok {
 			t, ok = f.prevIDs[idk]

@@ -2,6 +2,8 @@ package dedup
 
 import (
 	"fmt"
+	"hash/maphash"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +286,14 @@ func TestConcurrentAllow(t *testing.T) {
 	// window): the fact counts as often as one reporter saw it.
 	if total != 200 {
 		t.Errorf("allowed %d, want 200", total)
+	}
+}
+
+// idKey hashes what the string it replaces held.
+func TestIDKey(t *testing.T) {
+	for _, c := range [][2]string{{"", ""}, {"esx01", "hostd:975279"}, {"a\x00", "b"}, {"a", "\x00b"}, {strings.Repeat("h", 300), strings.Repeat("i", 200)}} {
+		if got, want := idKey(c[0], c[1]), maphash.String(seed, c[0]+"\x00"+c[1]); got != want {
+			t.Errorf("idKey(%q, %q) = %x, want %x", c[0], c[1], got, want)
+		}
 	}
 }

@@ -115,7 +115,14 @@ type quickFilter struct {
 	prefixes []string
 	byFirst  [256][]string // prefixes by their first byte
 	contains []string
+	// lead, when set, is a prefix every one of contains starts with:
+	// accept looks for it, and for the needles only where it occurs.
+	lead string
 }
+
+// minLead is the shortest shared prefix of the contains needles worth
+// looking for first.
+const minLead = 4
 
 func (q *quickFilter) accept(body string) bool {
 	if q.always {
@@ -127,12 +134,49 @@ func (q *quickFilter) accept(body string) bool {
 	if stripped := stripEventNumber(body); len(stripped) != len(body) && q.hasPrefix(stripped) {
 		return true
 	}
-	for _, c := range q.contains {
-		if strings.Contains(body, c) {
-			return true
+	return q.containsAny(body)
+}
+
+// containsAny reports whether body contains one of q.contains. Every
+// occurrence of a needle is an occurrence of q.lead: with several needles
+// one search for the lead does the work of one search per needle.
+func (q *quickFilter) containsAny(body string) bool {
+	if q.lead == "" {
+		for _, c := range q.contains {
+			if strings.Contains(body, c) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; ; i++ {
+		j := strings.Index(body[i:], q.lead)
+		if j < 0 {
+			return false
+		}
+		i += j
+		for _, c := range q.contains {
+			if strings.HasPrefix(body[i:], c) {
+				return true
+			}
 		}
 	}
-	return false
+}
+
+// commonPrefix is the longest prefix the strings of ss share.
+func commonPrefix(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	p := ss[0]
+	for _, s := range ss[1:] {
+		n := 0
+		for n < len(p) && n < len(s) && p[n] == s[n] {
+			n++
+		}
+		p = p[:n]
+	}
+	return p
 }
 
 func (q *quickFilter) hasPrefix(s string) bool {
@@ -186,6 +230,9 @@ func (t *Table) buildQuick() {
 			continue
 		}
 		q.byFirst[p[0]] = append(q.byFirst[p[0]], p)
+	}
+	if lead := commonPrefix(q.contains); len(q.contains) > 1 && len(lead) >= minLead {
+		q.lead = lead
 	}
 	t.quick = q
 }

@@ -23,3 +23,32 @@ func TestEventNumberEnd(t *testing.T) {
 		}
 	}
 }
+
+// containsAny with a lead finds what one search per needle finds.
+func TestContainsAnyLead(t *testing.T) {
+	sets := [][]string{
+		{" is starting", " is stopping"},
+		{"us: [esx.audit.", "us: [vob.user.", "us: [esx.problem.vmsyslogd"},
+		{"abcd", "abcd", "abcde"},
+		{"aaaa", "aaaab"},
+	}
+	bodies := []string{"", " is", " is st", " is starting", "vm is stopping", "x is st is stopping", " is st is sta is starting",
+		"12us: [esx.audit.x", "us: [vob.use us: [vob.user.", "us: [esx.problem.vmsyslogd", "us: [esx.problem.vmsyslog",
+		"abc", "abcd", "xabcde", "aaa", "aaaa", "aaaaab", "aaaaaaa", "ü is stopping", "\xff is starting\xff"}
+	for _, set := range sets {
+		q := quickFilter{contains: set}
+		plain := q
+		q.lead = commonPrefix(set)
+		if len(q.lead) < minLead {
+			t.Fatalf("%q: lead %q too short for the test", set, q.lead)
+		}
+		for _, b := range bodies {
+			if got, want := q.containsAny(b), plain.containsAny(b); got != want {
+				t.Errorf("%q in %q: %v with lead %q, %v without", set, b, got, q.lead, want)
+			}
+		}
+	}
+	if p := commonPrefix([]string{" is starting", " is stopping"}); p != " is st" {
+		t.Errorf("commonPrefix = %q", p)
+	}
+}

@@ -2,7 +2,6 @@ package metrics
 
 import (
 	"sort"
-	"strings"
 	"sync"
 
 	dto "github.com/prometheus/client_model/go"
@@ -213,7 +212,7 @@ func (f *family) get(vals []string, now int64) *series {
 			return s
 		}
 	}
-	s := f.newSeries(string(f.buf), ov) // newSeries copies the values
+	s := f.newSeries(string(f.buf), ov) // its values are cut from the key: ov is free to reuse
 	s.ov = true
 	f.ovs[s.key] = s
 	f.sorted = append(f.sorted, s)
@@ -221,10 +220,22 @@ func (f *family) get(vals []string, now int64) *series {
 	return s
 }
 
+// newSeries returns the series of vals, whose map key (f.key) is key. Its
+// label values are substrings of key (the values in order, each followed
+// by 0xff): they share its memory instead of a copy each.
 func (f *family) newSeries(key string, vals []string) *series {
-	s := &series{key: key, pairs: make([]*dto.LabelPair, len(vals))}
+	n := len(vals)
+	s := &series{key: key, pairs: make([]*dto.LabelPair, n)}
+	values := make([]string, n)
+	off := 0
+	for i, v := range vals {
+		values[i] = key[off : off+len(v)]
+		off += len(v) + 1
+	}
+	lps := make([]dto.LabelPair, n)
 	for j, i := range f.order {
-		s.pairs[j] = &dto.LabelPair{Name: f.names[i], Value: proto.String(strings.Clone(vals[i]))}
+		lps[j].Name, lps[j].Value = f.names[i], &values[i]
+		s.pairs[j] = &lps[j]
 	}
 	return s
 }
