@@ -108,6 +108,12 @@ func IsInternalUser(u string) bool {
 // IsLoopback reports whether ip is a loopback address (local tooling on
 // the host, or vCenter's own UI service logging in for a vSphere Client user).
 func IsLoopback(ip string) bool {
+	// Text without a ':' parses as IPv4 or not at all, and an IPv4 loopback
+	// address (127.0.0.0/8, no leading zeros) starts with "127.": most
+	// addresses need no parse.
+	if !strings.HasPrefix(ip, "127.") && strings.IndexByte(ip, ':') < 0 {
+		return false
+	}
 	a, err := netip.ParseAddr(ip)
 	return err == nil && a.IsLoopback()
 }

@@ -304,6 +304,9 @@ func (t *Table) check(r *Rule, kinds map[audit.Kind]bool) error {
 // Classifier applies the rule tables. It is safe for concurrent use.
 type Classifier struct {
 	byProgram map[string][]*Table
+	// programs is what Candidate looks up: the tables of a program, or
+	// quiet for one of QuietPrograms that has none.
+	programs  map[string]programTables
 	multiLine map[string][]string // program -> prefixes of MultiLine rules
 	sniffers  []*Table
 }
@@ -359,7 +362,19 @@ func New(tables ...*Table) (*Classifier, error) {
 		}
 		t.buildQuick()
 	}
+	c.programs = map[string]programTables{}
+	for p := range quietPrograms {
+		c.programs[p] = programTables{quiet: true}
+	}
+	for p, tables := range c.byProgram {
+		c.programs[p] = programTables{tables: tables}
+	}
 	return c, nil
+}
+
+type programTables struct {
+	tables []*Table
+	quiet  bool
 }
 
 // MustNew is New for the built-in tables, which tests prove sound.
@@ -392,16 +407,13 @@ func (c *Classifier) Candidate(program, sdid, body string) bool {
 			b[i] = c + 'a' - 'A'
 		}
 	}
-	if tables, ok := c.byProgram[string(b[:n])]; ok {
-		for _, t := range tables {
+	if pt, ok := c.programs[string(b[:n])]; ok {
+		for _, t := range pt.tables {
 			if t.quick.accept(body) {
 				return true
 			}
 		}
-		return false
-	}
-	if quietPrograms[string(b[:n])] {
-		return false
+		return false // a quiet program has no tables
 	}
 	for _, t := range c.sniffers {
 		if t.Sniff(body) {
