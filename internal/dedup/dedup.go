@@ -69,6 +69,7 @@ type Filter struct {
 	ids     map[uint64]time.Time
 	prevIDs map[uint64]time.Time
 	genFrom time.Time
+	chunk   []entry // where newEntries cuts from
 }
 
 // New returns a Filter; zero arguments take the defaults.
@@ -199,13 +200,17 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	}
 	en := f.find(f.cur, k, e.Time)
 	if en == nil {
+		fact := entry{first: e.Time}
 		if old := f.find(f.prev, k, e.Time); old != nil {
-			// Carry the fact over to the current generation.
-			f.cur[k] = append(f.cur[k], *old)
-		} else {
-			f.cur[k] = append(f.cur[k], entry{first: e.Time})
+			fact = *old // carry the fact over to the current generation
 		}
 		es := f.cur[k]
+		if es == nil {
+			es = f.newEntries(fact)
+		} else {
+			es = append(es, fact)
+		}
+		f.cur[k] = es
 		if len(es) > maxWindowsPerKey {
 			es = es[len(es)-maxWindowsPerKey:]
 			f.cur[k] = es
@@ -217,6 +222,22 @@ func (f *Filter) Allow(e *audit.Event) bool {
 		return true
 	}
 	return false
+}
+
+// entryChunk is how many keys' first entries one allocation holds.
+const entryChunk = 64
+
+// newEntries returns the entries of a new key, fact alone. They are cut
+// from a chunk shared with other keys, with no room to grow (a key's next
+// window is appended to a copy), so that a new key costs no allocation of
+// its own.
+func (f *Filter) newEntries(fact entry) []entry {
+	if len(f.chunk) == cap(f.chunk) {
+		f.chunk = make([]entry, 0, entryChunk)
+	}
+	f.chunk = append(f.chunk, fact)
+	n := len(f.chunk)
+	return f.chunk[n-1 : n : n]
 }
 
 // find returns the entry of key k whose window holds t. A key keeps a few

@@ -297,3 +297,21 @@ func TestIDKey(t *testing.T) {
 		}
 	}
 }
+
+// The entries of new keys share chunks but never each other's slots.
+func TestNewEntriesDoNotAlias(t *testing.T) {
+	f := New(0, 0)
+	var all [][]entry
+	for i := range 3 * entryChunk {
+		all = append(all, f.newEntries(entry{emitted: int32(i)}))
+	}
+	for i := range all {
+		all[i] = append(all[i], entry{emitted: -1}) // a key's second window
+		all[i][0].nrep = int32(i)
+	}
+	for i, es := range all {
+		if len(es) != 2 || es[0].emitted != int32(i) || es[0].nrep != int32(i) || es[1].emitted != -1 {
+			t.Fatalf("key %d: entries %+v", i, es)
+		}
+	}
+}

@@ -51,3 +51,16 @@ func TestSDIDOfAndCutLevelWord(t *testing.T) {
 		}
 	}
 }
+
+// normalizeProgram is strings.ToLower, without allocating for the common tags.
+func TestNormalizeProgram(t *testing.T) {
+	for _, app := range []string{"Hostd", "Vpxa", "Rhttpproxy", "SSH", "ESXShell", "Fdm", "Vpxd", "ssoAdminServer", "hostd", "sshd", "VMkernel", "", "vobd"} {
+		if got, want := normalizeProgram(app), strings.ToLower(app); got != want {
+			t.Errorf("normalizeProgram(%q) = %q, want %q", app, got, want)
+		}
+	}
+	var got string
+	if n := testing.AllocsPerRun(10, func() { got = normalizeProgram("ssoAdminServer") }); n != 0 || got != "ssoadminserver" {
+		t.Errorf("normalizeProgram(\"ssoAdminServer\") allocates %v times", n)
+	}
+}
