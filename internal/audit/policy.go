@@ -33,7 +33,7 @@ func Normalize(e *Event) {
 // "vpxuser:" prefix ESXi puts before the vCenter user acting through
 // vCenter's account.
 func CleanUser(u string) string {
-	u = strings.Trim(u, `'"`)
+	u = trimBytes(u, isQuote)
 	if rest, ok := strings.CutPrefix(u, "vpxuser:"); ok && rest != "" {
 		return rest
 	}
@@ -66,11 +66,37 @@ func CanonicalUser(u string) string {
 // CleanIP strips the quotes, brackets and punctuation messages put around
 // an address, and an IPv6 zone ("fe80::1%5").
 func CleanIP(ip string) string {
-	ip = strings.Trim(ip, `'".,[]`)
+	ip = trimBytes(ip, isIPPunct)
 	if i := strings.LastIndexByte(ip, '%'); i > 0 {
 		ip = ip[:i]
 	}
 	return ip
+}
+
+// trimBytes returns s without its leading and trailing bytes for which cut
+// is true. With an ASCII cut it equals strings.Trim with that cutset, which
+// builds its set of bytes on every call.
+func trimBytes(s string, cut func(byte) bool) string {
+	i, j := 0, len(s)
+	for i < j && cut(s[i]) {
+		i++
+	}
+	for j > i && cut(s[j-1]) {
+		j--
+	}
+	return s[i:j]
+}
+
+// isQuote: the cutset `'"` of CleanUser.
+func isQuote(c byte) bool { return c == '\'' || c == '"' }
+
+// isIPPunct: the cutset `'".,[]` of CleanIP.
+func isIPPunct(c byte) bool {
+	switch c {
+	case '\'', '"', '.', ',', '[', ']':
+		return true
+	}
+	return false
 }
 
 // IsInternalUser reports whether u is vCenter's own account on a host
@@ -82,6 +108,12 @@ func IsInternalUser(u string) bool {
 // IsLoopback reports whether ip is a loopback address (local tooling on
 // the host, or vCenter's own UI service logging in for a vSphere Client user).
 func IsLoopback(ip string) bool {
+	// Text without a ':' parses as IPv4 or not at all, and an IPv4 loopback
+	// address (127.0.0.0/8, no leading zeros) starts with "127.": most
+	// addresses need no parse.
+	if !strings.HasPrefix(ip, "127.") && strings.IndexByte(ip, ':') < 0 {
+		return false
+	}
 	a, err := netip.ParseAddr(ip)
 	return err == nil && a.IsLoopback()
 }

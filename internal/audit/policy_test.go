@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,5 +138,42 @@ func TestJudgeVpxuser(t *testing.T) {
 	}
 	if _, err := ParseVCenterAddrs([]string{"vcenter.example.com"}); err == nil {
 		t.Error("a host name was accepted as an address")
+	}
+}
+
+// trimBytes with the cutsets of CleanUser and CleanIP equals strings.Trim.
+func TestTrimBytes(t *testing.T) {
+	for _, c := range []struct {
+		cutset string
+		cut    func(byte) bool
+	}{{`'"`, isQuote}, {`'".,[]`, isIPPunct}} {
+		for _, s := range []string{"", "'", `"`, `''""`, `'".,[]`, "[]", "a", "'a'", `"root"`, `'"x"'`, "x'", "'x",
+			"[fe80::1%5]", "10.0.0.1.", "'10.0.0.1',", "a'b", "é", "'é'", "[\xff]", "\xff", " 'a' ", `"` + "ü" + `"`, ".,.,x,.,.", "[[[]]]"} {
+			if got, want := trimBytes(s, c.cut), strings.Trim(s, c.cutset); got != want {
+				t.Errorf("trimBytes(%q) with %q = %q, strings.Trim = %q", s, c.cutset, got, want)
+			}
+		}
+	}
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		if got, want := trimBytes(s, isIPPunct), strings.Trim(s, `'".,[]`); got != want {
+			t.Errorf("trimBytes(%q) = %q, strings.Trim = %q", s, got, want)
+		}
+		if got, want := trimBytes(s, isQuote), strings.Trim(s, `'"`); got != want {
+			t.Errorf("trimBytes(%q) = %q, strings.Trim = %q", s, got, want)
+		}
+	}
+}
+
+// IsLoopback's fast path for addresses that cannot be loopback agrees with
+// a parse of every one.
+func TestIsLoopbackFastPath(t *testing.T) {
+	for _, ip := range []string{"", "127.0.0.1", "127.255.255.254", "127.1", "127.", "127", "0127.0.0.1", "128.0.0.1", "10.0.0.1", "1.2.3.4",
+		"::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "0:0:0:0:0:0:0:1", "fe80::1%5", "127.0.0.1%eth0", "localhost", "[::1]", "127.0.0.1:22",
+		"1127.0.0.1", " 127.0.0.1", "127.0.0.01", "::", "0.0.0.0", "x:y"} {
+		a, err := netip.ParseAddr(ip)
+		if got, want := IsLoopback(ip), err == nil && a.IsLoopback(); got != want {
+			t.Errorf("IsLoopback(%q) = %v, want %v", ip, got, want)
+		}
 	}
 }

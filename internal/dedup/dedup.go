@@ -69,6 +69,7 @@ type Filter struct {
 	ids     map[uint64]time.Time
 	prevIDs map[uint64]time.Time
 	genFrom time.Time
+	chunk   []entry // where newEntries cuts from
 }
 
 // New returns a Filter; zero arguments take the defaults.
@@ -93,8 +94,18 @@ func (f *Filter) rotate(t time.Time) {
 		f.genFrom = t
 	}
 	if t.Sub(f.genFrom) > generationSpan*f.window || len(f.cur)+len(f.prev) >= f.maxKeys || len(f.ids)+len(f.prevIDs) >= f.maxKeys {
-		f.prev, f.cur = f.cur, make(map[uint64][]entry, len(f.cur))
-		f.prevIDs, f.ids = f.ids, make(map[uint64]time.Time, len(f.ids))
+		// The maps of the generation dropped are reused, cleared.
+		oldest, oldestIDs := f.prev, f.prevIDs
+		if oldest == nil {
+			oldest = make(map[uint64][]entry, len(f.cur))
+		}
+		if oldestIDs == nil {
+			oldestIDs = make(map[uint64]time.Time, len(f.ids))
+		}
+		clear(oldest)
+		clear(oldestIDs)
+		f.prev, f.cur = f.cur, oldest
+		f.prevIDs, f.ids = f.ids, oldestIDs
 		if len(f.prev) >= f.maxKeys {
 			f.prev = nil
 		}
@@ -154,6 +165,16 @@ func truncate(s string) string {
 	return s
 }
 
+// idKey is maphash.String(seed, host+"\x00"+id) without building the string.
+func idKey(host, id string) uint64 {
+	var h maphash.Hash
+	h.SetSeed(seed)
+	h.WriteString(host)
+	h.WriteByte(0)
+	h.WriteString(id)
+	return h.Sum64()
+}
+
 // Allow reports whether e should be counted.
 func (f *Filter) Allow(e *audit.Event) bool {
 	k := Key(e)
@@ -167,7 +188,7 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	f.rotate(e.Time)
 	if e.EventID != "" {
 		// The same record received twice (a resend, two relays).
-		idk := maphash.String(seed, e.Host+"\x00"+e.EventID)
+		idk := idKey(e.Host, e.EventID)
 		t, ok := f.ids[idk]
 		if !ok {
 			t, ok = f.prevIDs[idk]
@@ -179,13 +200,17 @@ func (f *Filter) Allow(e *audit.Event) bool {
 	}
 	en := f.find(f.cur, k, e.Time)
 	if en == nil {
+		fact := entry{first: e.Time}
 		if old := f.find(f.prev, k, e.Time); old != nil {
-			// Carry the fact over to the current generation.
-			f.cur[k] = append(f.cur[k], *old)
-		} else {
-			f.cur[k] = append(f.cur[k], entry{first: e.Time})
+			fact = *old // carry the fact over to the current generation
 		}
 		es := f.cur[k]
+		if es == nil {
+			es = f.newEntries(fact)
+		} else {
+			es = append(es, fact)
+		}
+		f.cur[k] = es
 		if len(es) > maxWindowsPerKey {
 			es = es[len(es)-maxWindowsPerKey:]
 			f.cur[k] = es
@@ -197,6 +222,22 @@ func (f *Filter) Allow(e *audit.Event) bool {
 		return true
 	}
 	return false
+}
+
+// entryChunk is how many keys' first entries one allocation holds.
+const entryChunk = 64
+
+// newEntries returns the entries of a new key, fact alone. They are cut
+// from a chunk shared with other keys, with no room to grow (a key's next
+// window is appended to a copy), so that a new key costs no allocation of
+// its own.
+func (f *Filter) newEntries(fact entry) []entry {
+	if len(f.chunk) == cap(f.chunk) {
+		f.chunk = make([]entry, 0, entryChunk)
+	}
+	f.chunk = append(f.chunk, fact)
+	n := len(f.chunk)
+	return f.chunk[n-1 : n : n]
 }
 
 // find returns the entry of key k whose window holds t. A key keeps a few

@@ -2,6 +2,8 @@ package dedup
 
 import (
 	"fmt"
+	"hash/maphash"
+	"strings"
 	"testing"
 	"time"
 
@@ -284,5 +286,32 @@ func TestConcurrentAllow(t *testing.T) {
 	// window): the fact counts as often as one reporter saw it.
 	if total != 200 {
 		t.Errorf("allowed %d, want 200", total)
+	}
+}
+
+// idKey hashes what the string it replaces held.
+func TestIDKey(t *testing.T) {
+	for _, c := range [][2]string{{"", ""}, {"esx01", "hostd:975279"}, {"a\x00", "b"}, {"a", "\x00b"}, {strings.Repeat("h", 300), strings.Repeat("i", 200)}} {
+		if got, want := idKey(c[0], c[1]), maphash.String(seed, c[0]+"\x00"+c[1]); got != want {
+			t.Errorf("idKey(%q, %q) = %x, want %x", c[0], c[1], got, want)
+		}
+	}
+}
+
+// The entries of new keys share chunks but never each other's slots.
+func TestNewEntriesDoNotAlias(t *testing.T) {
+	f := New(0, 0)
+	var all [][]entry
+	for i := range 3 * entryChunk {
+		all = append(all, f.newEntries(entry{emitted: int32(i)}))
+	}
+	for i := range all {
+		all[i] = append(all[i], entry{emitted: -1}) // a key's second window
+		all[i][0].nrep = int32(i)
+	}
+	for i, es := range all {
+		if len(es) != 2 || es[0].emitted != int32(i) || es[0].nrep != int32(i) || es[1].emitted != -1 {
+			t.Fatalf("key %d: entries %+v", i, es)
+		}
 	}
 }

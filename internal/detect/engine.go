@@ -115,7 +115,14 @@ type quickFilter struct {
 	prefixes []string
 	byFirst  [256][]string // prefixes by their first byte
 	contains []string
+	// lead, when set, is a prefix every one of contains starts with:
+	// accept looks for it, and for the needles only where it occurs.
+	lead string
 }
+
+// minLead is the shortest shared prefix of the contains needles worth
+// looking for first.
+const minLead = 4
 
 func (q *quickFilter) accept(body string) bool {
 	if q.always {
@@ -127,12 +134,49 @@ func (q *quickFilter) accept(body string) bool {
 	if stripped := stripEventNumber(body); len(stripped) != len(body) && q.hasPrefix(stripped) {
 		return true
 	}
-	for _, c := range q.contains {
-		if strings.Contains(body, c) {
-			return true
+	return q.containsAny(body)
+}
+
+// containsAny reports whether body contains one of q.contains. Every
+// occurrence of a needle is an occurrence of q.lead: with several needles
+// one search for the lead does the work of one search per needle.
+func (q *quickFilter) containsAny(body string) bool {
+	if q.lead == "" {
+		for _, c := range q.contains {
+			if strings.Contains(body, c) {
+				return true
+			}
+		}
+		return false
+	}
+	for i := 0; ; i++ {
+		j := strings.Index(body[i:], q.lead)
+		if j < 0 {
+			return false
+		}
+		i += j
+		for _, c := range q.contains {
+			if strings.HasPrefix(body[i:], c) {
+				return true
+			}
 		}
 	}
-	return false
+}
+
+// commonPrefix is the longest prefix the strings of ss share.
+func commonPrefix(ss []string) string {
+	if len(ss) == 0 {
+		return ""
+	}
+	p := ss[0]
+	for _, s := range ss[1:] {
+		n := 0
+		for n < len(p) && n < len(s) && p[n] == s[n] {
+			n++
+		}
+		p = p[:n]
+	}
+	return p
 }
 
 func (q *quickFilter) hasPrefix(s string) bool {
@@ -149,12 +193,23 @@ func (q *quickFilter) hasPrefix(s string) bool {
 
 // stripEventNumber drops hostd's "Event 123 : ".
 func stripEventNumber(s string) string {
-	if strings.HasPrefix(s, "Event ") {
-		if i := strings.Index(s, " : "); i > 6 && i < 20 {
-			return s[i+3:]
-		}
+	if i := eventNumberEnd(s); i >= 0 {
+		return s[i+3:]
 	}
 	return s
+}
+
+// eventNumberEnd returns the index of the " : " that ends hostd's
+// "Event 123 : ", or -1: the first " : " of s when it lies at 7 to 19.
+func eventNumberEnd(s string) int {
+	if !strings.HasPrefix(s, "Event ") {
+		return -1
+	}
+	// A first " : " at 19 or before lies within s[:22]: search no further.
+	if i := strings.Index(s[:min(len(s), 22)], " : "); i > 6 && i < 20 {
+		return i
+	}
+	return -1
 }
 
 func (t *Table) buildQuick() {
@@ -175,6 +230,9 @@ func (t *Table) buildQuick() {
 			continue
 		}
 		q.byFirst[p[0]] = append(q.byFirst[p[0]], p)
+	}
+	if lead := commonPrefix(q.contains); len(q.contains) > 1 && len(lead) >= minLead {
+		q.lead = lead
 	}
 	t.quick = q
 }
@@ -246,6 +304,9 @@ func (t *Table) check(r *Rule, kinds map[audit.Kind]bool) error {
 // Classifier applies the rule tables. It is safe for concurrent use.
 type Classifier struct {
 	byProgram map[string][]*Table
+	// programs is what Candidate looks up: the tables of a program, or
+	// quiet for one of QuietPrograms that has none.
+	programs  map[string]programTables
 	multiLine map[string][]string // program -> prefixes of MultiLine rules
 	sniffers  []*Table
 }
@@ -301,7 +362,19 @@ func New(tables ...*Table) (*Classifier, error) {
 		}
 		t.buildQuick()
 	}
+	c.programs = map[string]programTables{}
+	for p := range quietPrograms {
+		c.programs[p] = programTables{quiet: true}
+	}
+	for p, tables := range c.byProgram {
+		c.programs[p] = programTables{tables: tables}
+	}
 	return c, nil
+}
+
+type programTables struct {
+	tables []*Table
+	quiet  bool
 }
 
 // MustNew is New for the built-in tables, which tests prove sound.
@@ -334,16 +407,13 @@ func (c *Classifier) Candidate(program, sdid, body string) bool {
 			b[i] = c + 'a' - 'A'
 		}
 	}
-	if tables, ok := c.byProgram[string(b[:n])]; ok {
-		for _, t := range tables {
+	if pt, ok := c.programs[string(b[:n])]; ok {
+		for _, t := range pt.tables {
 			if t.quick.accept(body) {
 				return true
 			}
 		}
-		return false
-	}
-	if quietPrograms[string(b[:n])] {
-		return false
+		return false // a quiet program has no tables
 	}
 	for _, t := range c.sniffers {
 		if t.Sniff(body) {

@@ -77,12 +77,9 @@ func hostdTable() *Table {
 
 // prepareHostd trims "Event N : ".
 func prepareHostd(in *Input) bool {
-	s := in.Text
-	if strings.HasPrefix(s, "Event ") {
-		if i := strings.Index(s, " : "); i > 6 && i < 20 {
-			in.EventID = s[6:i]
-			in.Text = s[i+3:]
-		}
+	if i := eventNumberEnd(in.Text); i >= 0 {
+		in.EventID = in.Text[6:i]
+		in.Text = in.Text[i+3:]
 	}
 	return true
 }

@@ -1,7 +1,6 @@
 package detect
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
@@ -23,12 +22,37 @@ func shellTable() *Table {
 		Programs: []string{"shell"},
 		Always:   true, // every line is a command
 		Rules: []Rule{
-			{Name: "command", Kind: audit.KindShellCommand, Prefix: "[",
-				Re: regexp.MustCompile(`^\[(?P<user>[^\]]+)\]: (?P<command>.*)$`), Continue: true,
-				Fn: func(_ *Input, e *audit.Event) bool { e.Technique = TechniqueOf(e.Command); return true }},
+			{Name: "command", Kind: audit.KindShellCommand, Prefix: "[", Continue: true,
+				Fn: func(in *Input, e *audit.Event) bool {
+					user, cmd, ok := shellCommandLine(in.Text)
+					e.User, e.Command, e.Technique = user, cmd, TechniqueOf(cmd)
+					return ok
+				}},
 			commandRule(),
 		},
 	}
+}
+
+// shellCommandLine splits shell.log's "[root]: esxcli system version get"
+// into user and command as the regular expression
+//
+//	^\[(?P<user>[^\]]+)\]: (?P<command>.*)$
+//
+// does, at a fraction of its cost (every command runs it): the user runs
+// to the first "]", the command to the end of the text, on one line.
+func shellCommandLine(s string) (user, cmd string, ok bool) {
+	if !strings.HasPrefix(s, "[") {
+		return "", "", false
+	}
+	i := strings.IndexByte(s, ']')
+	if i < 2 || !strings.HasPrefix(s[i+1:], ": ") {
+		return "", "", false
+	}
+	cmd = s[i+3:]
+	if strings.IndexByte(cmd, '\n') >= 0 {
+		return "", "", false
+	}
+	return s[1:i], cmd, true
 }
 
 // commandEffect is one esxcli/vim-cmd pattern that changes configuration.

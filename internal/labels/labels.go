@@ -79,6 +79,9 @@ func (l *Limiter) Admit(vals []string) []string {
 // Clean makes v a bounded, valid UTF-8 label value without control bytes
 // (below 0x20, and 0x7f), which are stripped.
 func Clean(v string, maxLen int) string {
+	if len(v) <= maxLen && printableASCII(v) {
+		return v // the common case: nothing to clean or cut
+	}
 	if !utf8.ValidString(v) {
 		v = strings.ToValidUTF8(v, "\uFFFD")
 	}
@@ -101,6 +104,17 @@ func Clean(v string, maxLen int) string {
 }
 
 func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
+
+// printableASCII reports whether every byte of v is ASCII and no control
+// byte: valid UTF-8 that Clean leaves as it is.
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < 0x20 || c >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
 
 // Bounds are the caps every limited metric of one process shares, and the
 // counter of the samples that overflowed them.

@@ -10,7 +10,7 @@ func finish(rec *Record) {
 	rec.Program = normalizeProgram(rec.App)
 	b := strings.TrimLeft(rec.Body, " ")
 	// Pre-8.0: "Hostd: info hostd[1053970] [Originator@6876 ...] text"
-	if tok, rest := token(b); isLevelWord(tok) {
+	if tok, rest, ok := cutLevelWord(b); ok {
 		rest = strings.TrimLeft(rest, " ")
 		tag, after := token(rest)
 		// "hostd[32740B70][Originator@6876 ..." (ESXi 6.0: no space before the SD block)

@@ -120,7 +120,11 @@ func trimLine(s string) string {
 		}
 		break
 	}
-	return strings.TrimLeft(s, " \t")
+	// strings.TrimLeft(s, " \t"), without building its set of bytes per call.
+	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
+		s = s[1:]
+	}
+	return s
 }
 
 // trimLineBytes strips line endings and blanks at the end, as trimLine does.
@@ -496,6 +500,18 @@ func isLevelWord(t string) bool {
 		return true
 	}
 	return false
+}
+
+// cutLevelWord returns the first token of b and the rest (as token does)
+// when that token is a level word (isLevelWord).
+func cutLevelWord(b string) (tok, rest string, ok bool) {
+	// Every level word starts with a letter; most bodies start with "[",
+	// and need no scan for the end of the token.
+	if b == "" || !(b[0] >= 'a' && b[0] <= 'z' || b[0] >= 'A' && b[0] <= 'Z') {
+		return "", "", false
+	}
+	tok, rest = token(b)
+	return tok, rest, isLevelWord(tok)
 }
 
 var months = map[string]time.Month{

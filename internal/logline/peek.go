@@ -130,10 +130,14 @@ func peek5424(s string) (p Peeked, ok bool) {
 }
 
 // sdIDOf returns the ID of the structured-data element at the start of s.
+// (What strings.IndexAny(id, " ]") finds, without building its set of
+// bytes per call.)
 func sdIDOf(s string) string {
 	id := s[1:]
-	if i := strings.IndexAny(id, " ]"); i >= 0 {
-		id = id[:i]
+	for i := 0; i < len(id); i++ {
+		if id[i] == ' ' || id[i] == ']' {
+			return id[:i]
+		}
 	}
 	return id
 }
@@ -144,7 +148,7 @@ func sdIDOf(s string) string {
 // it cannot take apart (an unbalanced quote): the full parser decides.
 func peekBody(b string) (body, sdid string, ok bool) {
 	b = strings.TrimLeft(b, " ")
-	if tok, rest := token(b); isLevelWord(tok) {
+	if _, rest, ok := cutLevelWord(b); ok {
 		rest = strings.TrimLeft(rest, " ")
 		if tag, after := token(rest); strings.IndexByte(tag, '[') > 0 {
 			if i := strings.Index(tag, "]["); i > 0 {

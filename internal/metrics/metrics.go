@@ -290,7 +290,8 @@ func Merge(gs ...prometheus.Gatherer) prometheus.Gatherer {
 // Record implements audit.Sink.
 func (s *Sink) Record(e audit.Event) {
 	ts := float64(e.Time.UnixNano()) / 1e9
-	s.events.observe(ts, e.Source, e.Host, string(e.Kind))
+	now := s.o.Now().UnixNano() // one reading of the wall clock per event, for the TTL
+	s.events.observe(ts, now, e.Source, e.Host, string(e.Kind))
 	if e.Outcome == audit.OutcomeFailure && !countsFailures(e.Kind) {
 		// An attempt that failed changed nothing: it is an event (replay,
 		// events_total) but not counted as the change it tried.
@@ -298,65 +299,65 @@ func (s *Sink) Record(e audit.Event) {
 	}
 	switch e.Kind {
 	case audit.KindLogin:
-		s.logins.observe(ts, e.Host, e.User, e.ClientIP, e.Method, strconv.FormatBool(e.Direct))
+		s.logins.observe(ts, now, e.Host, e.User, e.ClientIP, e.Method, strconv.FormatBool(e.Direct))
 	case audit.KindLoginFailed:
-		s.failures.observe(ts, e.Host, e.User, e.ClientIP, e.Method)
+		s.failures.observe(ts, now, e.Host, e.User, e.ClientIP, e.Method)
 	case audit.KindLogout:
-		s.logouts.observe(ts, e.Host, e.User, e.ClientIP, e.Method)
+		s.logouts.observe(ts, now, e.Host, e.User, e.ClientIP, e.Method)
 	case audit.KindAccountLocked:
-		s.locks.observe(ts, e.Host, e.User)
+		s.locks.observe(ts, now, e.Host, e.User)
 	case audit.KindServiceEnabled, audit.KindServiceDisabled:
 		state, v := "enabled", 1.0
 		if e.Kind == audit.KindServiceDisabled {
 			state, v = "disabled", 0
 		}
-		s.services.observe(ts, e.Host, e.Service, state)
-		s.serviceState.set(ts, v, e.Host, e.Service)
+		s.services.observe(ts, now, e.Host, e.Service, state)
+		s.serviceState.set(ts, v, now, e.Host, e.Service)
 	case audit.KindLockdownEnabled, audit.KindLockdownDisabled:
 		state, v := "enabled", 1.0
 		if e.Kind == audit.KindLockdownDisabled {
 			state, v = "disabled", 0
 		}
-		s.lockdown.observe(ts, e.Host, state)
-		s.lockdownState.set(ts, v, e.Host)
+		s.lockdown.observe(ts, now, e.Host, state)
+		s.lockdownState.set(ts, v, now, e.Host)
 	case audit.KindConsoleOpened:
-		s.consoles.observe(ts, e.Host, e.VM, e.User, e.TicketType)
+		s.consoles.observe(ts, now, e.Host, e.VM, e.User, e.TicketType)
 	case audit.KindVMMigrated:
-		s.migrations.observe(ts, e.VM, e.User)
+		s.migrations.observe(ts, now, e.VM, e.User)
 	case audit.KindShellCommand:
-		s.commands.observe(ts, e.Host, e.User, e.Technique)
+		s.commands.observe(ts, now, e.Host, e.User, e.Technique)
 	case audit.KindPermissionChanged:
-		s.permissions.observe(ts, e.Host, e.User, "permission")
+		s.permissions.observe(ts, now, e.Host, e.User, "permission")
 	case audit.KindRoleChanged:
-		s.permissions.observe(ts, e.Host, e.User, "role")
+		s.permissions.observe(ts, now, e.Host, e.User, "role")
 	case audit.KindAccountChanged:
-		s.permissions.observe(ts, e.Host, e.User, "account")
+		s.permissions.observe(ts, now, e.Host, e.User, "account")
 	case audit.KindConfigChanged:
-		s.configs.observe(ts, e.Host, e.User, e.Setting, e.Action)
+		s.configs.observe(ts, now, e.Host, e.User, e.Setting, e.Action)
 	case audit.KindLoggingFailed:
-		s.logging.observe(ts, e.Host)
+		s.logging.observe(ts, now, e.Host)
 	case audit.KindVMPower:
-		s.power.observe(ts, e.Host, e.VM, e.User, e.Action)
+		s.power.observe(ts, now, e.Host, e.VM, e.User, e.Action)
 	case audit.KindVMSnapshot:
-		s.snapshots.observe(ts, e.Host, e.VM, e.User, e.Action)
+		s.snapshots.observe(ts, now, e.Host, e.VM, e.User, e.Action)
 	case audit.KindVMDiskChanged:
-		s.disks.observe(ts, e.Host, e.VM, e.User, e.Action, strconv.FormatBool(e.CrossVM))
+		s.disks.observe(ts, now, e.Host, e.VM, e.User, e.Action, strconv.FormatBool(e.CrossVM))
 	case audit.KindVMLifecycle:
-		s.lifecycle.observe(ts, e.Host, e.VM, e.User, e.Action)
+		s.lifecycle.observe(ts, now, e.Host, e.VM, e.User, e.Action)
 	case audit.KindGuestOperation:
-		s.guestOps.observe(ts, e.Host, e.VM, e.User, e.Operation, e.Outcome)
+		s.guestOps.observe(ts, now, e.Host, e.VM, e.User, e.Operation, e.Outcome)
 	case audit.KindDatastoreAccess:
-		s.datastore.observe(ts, e.Host, e.User, e.ClientIP)
+		s.datastore.observe(ts, now, e.Host, e.User, e.ClientIP)
 	case audit.KindAccessDenied:
-		s.denied.observe(ts, e.Host, e.User, e.ClientIP)
+		s.denied.observe(ts, now, e.Host, e.User, e.ClientIP)
 	case audit.KindHostPower:
-		s.hostPower.observe(ts, e.Host, e.Action)
+		s.hostPower.observe(ts, now, e.Host, e.Action)
 	case audit.KindGuestLogon:
-		s.guestLogons.observe(ts, e.Host, e.VM, e.User, e.Action, e.Method)
+		s.guestLogons.observe(ts, now, e.Host, e.VM, e.User, e.Action, e.Method)
 	case audit.KindGuestLogoff:
-		s.guestLogoffs.observe(ts, e.Host, e.VM, e.User, e.Action, e.Method)
+		s.guestLogoffs.observe(ts, now, e.Host, e.VM, e.User, e.Action, e.Method)
 	case audit.KindConsoleSessionReused:
-		s.reused.observe(ts, e.VM, e.User)
+		s.reused.observe(ts, now, e.VM, e.User)
 	}
 }
 

@@ -2,9 +2,7 @@ package metrics
 
 import (
 	"sort"
-	"strings"
 	"sync"
-	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"google.golang.org/protobuf/proto"
@@ -80,7 +78,6 @@ type family struct {
 	max    int
 	maxLen int
 	budget *labels.Budget
-	now    func() time.Time
 	names  []*string // label names, shared by every label pair
 
 	overflow       func() // counts a sample sent to an overflow series
@@ -88,6 +85,7 @@ type family struct {
 
 	mu     sync.Mutex
 	buf    []byte
+	ovBuf  []string // the overflow series' values, built in get (f.mu held)
 	series map[string]*series
 	ovs    map[string]*series
 	sorted []*series
@@ -95,7 +93,7 @@ type family struct {
 }
 
 func newFamily(sp spec, o Options, budget *labels.Budget) *family {
-	f := &family{spec: sp, cost: 1, max: o.MaxSeries, maxLen: o.MaxLabelLen, budget: budget, now: o.Now,
+	f := &family{spec: sp, cost: 1, max: o.MaxSeries, maxLen: o.MaxLabelLen, budget: budget,
 		series: map[string]*series{}, ovs: map[string]*series{}, keepIx: make([]bool, len(sp.labels))}
 	if sp.seenName != "" {
 		f.cost = 2
@@ -194,11 +192,11 @@ func (f *family) get(vals []string, now int64) *series {
 	if paging {
 		f.pagingOverflow()
 	}
-	ov := make([]string, len(vals))
-	for i, v := range vals {
-		ov[i] = labels.Overflow
-		if f.keepIx[i] {
-			ov[i] = v
+	ov := append(f.ovBuf[:0], vals...)
+	f.ovBuf = ov
+	for i := range ov {
+		if !f.keepIx[i] {
+			ov[i] = labels.Overflow
 		}
 	}
 	f.key(ov)
@@ -214,7 +212,7 @@ func (f *family) get(vals []string, now int64) *series {
 			return s
 		}
 	}
-	s := f.newSeries(string(f.buf), ov)
+	s := f.newSeries(string(f.buf), ov) // its values are cut from the key: ov is free to reuse
 	s.ov = true
 	f.ovs[s.key] = s
 	f.sorted = append(f.sorted, s)
@@ -222,17 +220,29 @@ func (f *family) get(vals []string, now int64) *series {
 	return s
 }
 
+// newSeries returns the series of vals, whose map key (f.key) is key. Its
+// label values are substrings of key (the values in order, each followed
+// by 0xff): they share its memory instead of a copy each.
 func (f *family) newSeries(key string, vals []string) *series {
-	s := &series{key: key, pairs: make([]*dto.LabelPair, len(vals))}
+	n := len(vals)
+	s := &series{key: key, pairs: make([]*dto.LabelPair, n)}
+	values := make([]string, n)
+	off := 0
+	for i, v := range vals {
+		values[i] = key[off : off+len(v)]
+		off += len(v) + 1
+	}
+	lps := make([]dto.LabelPair, n)
 	for j, i := range f.order {
-		s.pairs[j] = &dto.LabelPair{Name: f.names[i], Value: proto.String(strings.Clone(vals[i]))}
+		lps[j].Name, lps[j].Value = f.names[i], &values[i]
+		s.pairs[j] = &lps[j]
 	}
 	return s
 }
 
-// observe counts one event of time ts (a counter family).
-func (f *family) observe(ts float64, vals ...string) {
-	now := f.now().UnixNano()
+// observe counts one event of time ts (a counter family); now is the wall
+// time of the observation (UnixNano), for the TTL.
+func (f *family) observe(ts float64, now int64, vals ...string) {
 	f.mu.Lock()
 	s := f.get(vals, now)
 	s.value++
@@ -246,9 +256,8 @@ func (f *family) observe(ts float64, vals ...string) {
 // set records state v stamped ts (a state family) unless a newer state is
 // held: a late "enabled" stamped 10:30 does not undo a "disabled" stamped
 // 11:00 (syslog over UDP, relays and the vCenter replay deliver out of
-// order). At equal times the later arrival wins.
-func (f *family) set(ts, v float64, vals ...string) {
-	now := f.now().UnixNano()
+// order). At equal times the later arrival wins. now is as for observe.
+func (f *family) set(ts, v float64, now int64, vals ...string) {
 	f.mu.Lock()
 	s := f.get(vals, now)
 	if !s.has || ts >= s.ts {

@@ -32,7 +32,7 @@ type LoginJoin struct {
 	window  time.Duration
 	max     int
 	now     func() time.Time
-	emit    func(audit.Event)
+	emit    func(*audit.Event) // what passes goes on; emit must not keep the pointer
 	held    []held
 	seq     uint64
 	newest  map[string]time.Time // per source: the newest event time seen
@@ -62,6 +62,12 @@ type held struct {
 // NewLoginJoin holds up to max halves for window; now is the wall clock
 // (time.Now when nil); emit receives every event that passes.
 func NewLoginJoin(window time.Duration, max int, now func() time.Time, emit func(audit.Event)) *LoginJoin {
+	return newLoginJoin(window, max, now, func(e *audit.Event) { emit(*e) })
+}
+
+// newLoginJoin is NewLoginJoin with an emit that takes the event by
+// pointer (no copy of it per stage).
+func newLoginJoin(window time.Duration, max int, now func() time.Time, emit func(*audit.Event)) *LoginJoin {
 	if now == nil {
 		now = time.Now
 	}
@@ -69,7 +75,11 @@ func NewLoginJoin(window time.Duration, max int, now func() time.Time, emit func
 }
 
 // Add takes one normalized event.
-func (j *LoginJoin) Add(e audit.Event) {
+func (j *LoginJoin) Add(e audit.Event) { j.add(&e) }
+
+// add is Add by pointer: e itself is emitted (and may be changed on the
+// way) when it passes at once, a copy of it held otherwise.
+func (j *LoginJoin) add(e *audit.Event) {
 	var out []audit.Event
 	j.mu.Lock()
 	if e.Time.After(j.newest[e.Source]) {
@@ -80,14 +90,14 @@ func (j *LoginJoin) Add(e audit.Event) {
 			})
 		}
 	}
-	if !audit.AwaitsLoginPartner(&e) {
+	if !audit.AwaitsLoginPartner(e) {
 		// The common case: nothing to hold, nothing copied.
 		if len(out) > 0 {
 			j.emitting++
 		}
 		j.mu.Unlock()
 		for i := range out {
-			j.emit(out[i])
+			j.emit(&out[i])
 		}
 		j.emit(e)
 		if len(out) > 0 {
@@ -95,10 +105,10 @@ func (j *LoginJoin) Add(e audit.Event) {
 		}
 		return
 	}
-	if i := j.partner(&e); i >= 0 {
+	if i := j.partner(e); i >= 0 {
 		p := j.held[i].e
 		j.held = slices.Delete(j.held, i, i+1)
-		out = append(out, audit.JoinLogin(e, p))
+		out = append(out, audit.JoinLogin(*e, p))
 		for k := range j.markers {
 			j.markers[k].joined = true
 		}
@@ -108,14 +118,14 @@ func (j *LoginJoin) Add(e audit.Event) {
 			j.held = j.held[1:]
 		}
 		j.seq++
-		j.held = append(j.held, held{e: e, seq: j.seq, arrived: j.now()})
+		j.held = append(j.held, held{e: *e, seq: j.seq, arrived: j.now()})
 	}
 	if len(out) > 0 {
 		j.emitting++
 	}
 	j.mu.Unlock()
-	for _, e := range out {
-		j.emit(e)
+	for i := range out {
+		j.emit(&out[i])
 	}
 	if len(out) > 0 {
 		j.emitted(false)
@@ -211,8 +221,8 @@ func (j *LoginJoin) Tick() {
 	out := j.releaseLocked(func(h *held) bool { return h.arrived.Before(deadline) })
 	j.emitting++
 	j.mu.Unlock()
-	for _, e := range out {
-		j.emit(e)
+	for i := range out {
+		j.emit(&out[i])
 	}
 	j.emitted(false)
 }
@@ -223,8 +233,8 @@ func (j *LoginJoin) Flush() {
 	out := j.releaseLocked(func(*held) bool { return true })
 	j.emitting++
 	j.mu.Unlock()
-	for _, e := range out {
-		j.emit(e)
+	for i := range out {
+		j.emit(&out[i])
 	}
 	j.emitted(true)
 }

@@ -92,7 +92,7 @@ func New(o Options, sink audit.Sink) *Pipeline {
 		o.Console.Now = o.Now
 	}
 	p.cons = console.New(o.Console, sink.Record)
-	p.join = NewLoginJoin(audit.LoginJoinWindow, 4096, o.Now, p.emit)
+	p.join = newLoginJoin(audit.LoginJoinWindow, 4096, o.Now, p.emit)
 	asm = reassembly.New(o.Reassembly, p.classify)
 	p.asm = asm
 	p.pool.New = func() any { s := make([]audit.Event, 0, 4); return &s }
@@ -144,7 +144,7 @@ func (p *Pipeline) classify(rec *logline.Record) {
 	bufp := p.pool.Get().(*[]audit.Event)
 	evs := p.cls.Classify(rec, (*bufp)[:0])
 	for i := range evs {
-		p.Record(evs[i])
+		p.record(&evs[i])
 	}
 	clear(evs)
 	*bufp = evs[:0]
@@ -162,18 +162,22 @@ func (p *Pipeline) Mark(fn func()) { p.join.Mark(fn) }
 
 // Record passes an event from any source through the shared policy, the
 // login join and de-duplication to the sink.
-func (p *Pipeline) Record(e audit.Event) {
-	audit.Normalize(&e)
-	p.vcs.JudgeVpxuser(&e)
-	p.join.Add(e)
+func (p *Pipeline) Record(e audit.Event) { p.record(&e) }
+
+// record is Record by pointer: e is changed on its way (normalized,
+// judged, joined) rather than copied at every stage.
+func (p *Pipeline) record(e *audit.Event) {
+	audit.Normalize(e)
+	p.vcs.JudgeVpxuser(e)
+	p.join.add(e)
 }
 
-func (p *Pipeline) emit(e audit.Event) {
-	if !p.dedup.Allow(&e) {
+func (p *Pipeline) emit(e *audit.Event) {
+	if !p.dedup.Allow(e) {
 		return
 	}
-	p.cons.Observe(&e)
-	p.sink.Record(e)
+	p.cons.Observe(e)
+	p.sink.Record(*e)
 }
 
 // releasedHelp is the help of vsphere_audit_syslog_reassembly_released_total.
