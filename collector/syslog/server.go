@@ -91,6 +91,18 @@ type Handler interface {
 	Process(rec *logline.Record)
 }
 
+// A SplitHandler splits Skip in two, so that a stream connection's reader
+// can peek at messages while its worker parses the ones before them
+// (stream.go): Skippable judges b alone and may run ahead of the messages
+// before b; Holding, asked when b's turn comes, reports that even a
+// skippable message must be parsed now (a split message waits for its
+// continuation). Skip(b) is Skippable(b) unless Holding().
+type SplitHandler interface {
+	Handler
+	Skippable(b []byte) (host string, skippable bool)
+	Holding() bool
+}
+
 // Server is a set of syslog listeners.
 type Server struct {
 	cfg    Config
@@ -333,12 +345,22 @@ func (s *Server) newReceiver(transport string) *receiver {
 
 func (r *receiver) message(b []byte) {
 	if host, skip := r.s.handle.Skip(b); skip {
-		r.parsed()
-		if r.hostBound(host) {
-			r.seen(host)
-		}
+		r.skipped(host)
 		return
 	}
+	r.parse(b)
+}
+
+// skipped counts a message dropped unparsed from host.
+func (r *receiver) skipped(host string) {
+	r.parsed()
+	if r.hostBound(host) {
+		r.seen(host)
+	}
+}
+
+// parse parses a message and hands its record on.
+func (r *receiver) parse(b []byte) {
 	rec, err := r.parser.Parse(b)
 	if err != nil {
 		r.unparsed()
@@ -543,6 +565,12 @@ func (s *Server) serveConn(c net.Conn, transport string, addr netip.Addr) {
 		return
 	}
 	s.log.Debug("syslog connection", "transport", transport, "remote", c.RemoteAddr(), "framing", framing)
+	handle := r.message
+	if sh, ok := s.handle.(SplitHandler); ok {
+		st := s.newStream(sh, transport, addr)
+		defer st.close()
+		handle = func(b []byte) { st.add(b, br.Buffered() == 0) }
+	}
 	for {
 		deadline()
 		msg, skipped, err := fr.Next()
@@ -570,7 +598,7 @@ func (s *Server) serveConn(c net.Conn, transport string, addr netip.Addr) {
 		if len(msg) == 0 {
 			continue
 		}
-		r.message(msg)
+		handle(msg)
 	}
 }
 

@@ -111,6 +111,21 @@ func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
 	return pk.Host, !p.cls.Candidate(pk.Program, pk.SDID, pk.Body)
 }
 
+// Skippable is Skip without the reassembly check, which Holding makes
+// (syslog.SplitHandler): whether line could be dropped unparsed judged on
+// line alone.
+func (p *Pipeline) Skippable(line []byte) (host string, skip bool) {
+	pk, ok := logline.Peek(line)
+	if !ok {
+		return "", false
+	}
+	return pk.Host, !p.cls.Candidate(pk.Program, pk.SDID, pk.Body)
+}
+
+// Holding reports that a split message waits for a continuation: no
+// message may be skipped unparsed now.
+func (p *Pipeline) Holding() bool { return p.asm.Pending() > 0 }
+
 // Process takes one parsed record.
 func (p *Pipeline) Process(rec *logline.Record) { p.asm.Add(rec) }
 
