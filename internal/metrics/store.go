@@ -295,6 +295,24 @@ func (f *family) expire(cutoff int64) int {
 	return n
 }
 
+// sortLocked sorts the series by their label values when one was added or
+// dropped since the last scrape. f.mu held.
+func (f *family) sortLocked() {
+	if !f.dirty {
+		return
+	}
+	sort.Slice(f.sorted, func(a, b int) bool {
+		pa, pb := f.sorted[a].pairs, f.sorted[b].pairs
+		for i := range pa {
+			if va, vb := *pa[i].Value, *pb[i].Value; va != vb {
+				return va < vb
+			}
+		}
+		return false
+	})
+	f.dirty = false
+}
+
 // gather appends the family's metric families to out.
 func (f *family) gather(out []*dto.MetricFamily) []*dto.MetricFamily {
 	f.mu.Lock()
@@ -302,18 +320,7 @@ func (f *family) gather(out []*dto.MetricFamily) []*dto.MetricFamily {
 	if len(f.sorted) == 0 {
 		return out
 	}
-	if f.dirty {
-		sort.Slice(f.sorted, func(a, b int) bool {
-			pa, pb := f.sorted[a].pairs, f.sorted[b].pairs
-			for i := range pa {
-				if va, vb := *pa[i].Value, *pb[i].Value; va != vb {
-					return va < vb
-				}
-			}
-			return false
-		})
-		f.dirty = false
-	}
+	f.sortLocked()
 	n := len(f.sorted)
 	main := &dto.MetricFamily{Name: proto.String(f.name), Help: proto.String(f.help), Metric: make([]*dto.Metric, n)}
 	ms := make([]dto.Metric, n)

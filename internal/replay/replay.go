@@ -11,12 +11,10 @@ import (
 	"fmt"
 	"io"
 	"runtime/debug"
-	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/common/expfmt"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/console"
@@ -81,7 +79,7 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	var st Stats
 	bw := bufio.NewWriterSize(out, 64<<10)
 	var sink audit.Sink
-	var reg prometheus.Gatherer
+	var writeMetrics func() error // --output=metrics: the exposition, at the end
 	var mu sync.Mutex
 	var encErr error
 	switch o.Output {
@@ -100,7 +98,13 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	case OutputMetrics:
 		r := prometheus.NewRegistry()
 		ms := metrics.NewSink(r, o.Metrics)
-		reg = metrics.Merge(r, ms)
+		writeMetrics = func() error {
+			others, err := r.Gather()
+			if err != nil {
+				return err
+			}
+			return ms.WriteText(bw, others)
+		}
 		sink = audit.SinkFunc(func(e audit.Event) {
 			mu.Lock()
 			st.Events++
@@ -151,17 +155,9 @@ func Run(ctx context.Context, o Options, inputs []Input, out io.Writer) (Stats, 
 	if encErr != nil {
 		return st, encErr
 	}
-	if reg != nil {
-		mfs, err := reg.Gather()
-		if err != nil {
+	if writeMetrics != nil {
+		if err := writeMetrics(); err != nil {
 			return st, err
-		}
-		sort.Slice(mfs, func(i, j int) bool { return mfs[i].GetName() < mfs[j].GetName() })
-		enc := expfmt.NewEncoder(bw, expfmt.NewFormat(expfmt.TypeTextPlain))
-		for _, mf := range mfs {
-			if err := enc.Encode(mf); err != nil {
-				return st, err
-			}
 		}
 	}
 	return st, bw.Flush()
