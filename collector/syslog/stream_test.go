@@ -24,7 +24,6 @@ type holder struct {
 	mu      sync.Mutex
 	holding bool
 	bodies  []string
-	hosts   map[string]bool
 }
 
 func (h *holder) Skippable(b []byte) (string, bool) {
