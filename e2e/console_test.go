@@ -29,7 +29,21 @@ func TestEndToEndConsoleReusePages(t *testing.T) {
 
 	sendSyslog(t, st.loggerBin, st.syslogAddr, "vpxd", "daemon.info",
 		ticket(5100100, at(-50*time.Second), "alice", "VmAcquiredTicketEvent", "A ticket for dc01 of type webmks on esx01.lab.local in DC1 has been acquired"))
+	// The guest's line comes over another connection: its order against
+	// vCenter's is what the exporter reads it in. alice's console is
+	// counted before her guest logon is sent, as the scenario has it.
+	counted := func(what, metric, sample string) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !strings.Contains(exposition(t, "http://"+st.exporterAddr+"/metrics", metric), sample); {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s not counted within 30s:\n%s", what, exposition(t, "http://"+st.exporterAddr+"/metrics", "vsphere_audit_"))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	counted("alice's console opening", "vsphere_audit_console_opened_total", `user="alice@vsphere.local",vm="dc01"} 1`)
 	sendRaw(t, st.syslogAddr, logon+"\n")
+	counted("alice's guest logon", "vsphere_audit_guest_logons_total", `user="alice@corp"`)
 	sendSyslog(t, st.loggerBin, st.syslogAddr, "vpxd", "daemon.info",
 		ticket(5100180, at(-20*time.Second), "mallory", "VmAcquiredMksTicketEvent", "Remote console to dc01 on esx01.lab.local in DC1 has been opened"))
 
