@@ -70,6 +70,7 @@ fuzz:
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/dedup FuzzAllow
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./collector/vcenter FuzzToAudit
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./collector/vcenter FuzzLoadCheckpoint
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/audit FuzzCleanUser
 
 ## fuzz-long: every fuzz target for 10 minutes each (FUZZLONG=1h for longer).
 .PHONY: fuzz-long

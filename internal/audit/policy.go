@@ -31,13 +31,21 @@ func Normalize(e *Event) {
 
 // CleanUser strips the quotes some messages put around a user and the
 // "vpxuser:" prefix ESXi puts before the vCenter user acting through
-// vCenter's account.
+// vCenter's account. It is idempotent (Normalize runs on a syslog event
+// twice, at detection and in the pipeline, and once on a vCenter event):
+// the quotes inside the prefix go too, `vpxuser:"bob"` is bob at once.
 func CleanUser(u string) string {
-	u = trimBytes(u, isQuote)
-	if rest, ok := strings.CutPrefix(u, "vpxuser:"); ok && rest != "" {
-		return rest
+	for {
+		u = trimBytes(u, isQuote)
+		rest, ok := strings.CutPrefix(u, "vpxuser:")
+		if !ok {
+			return u
+		}
+		if rest = trimBytes(rest, isQuote); rest == "" {
+			return u
+		}
+		u = rest
 	}
-	return u
 }
 
 // CanonicalUser gives one form to the names one person logs in with:
@@ -47,10 +55,26 @@ func CleanUser(u string) string {
 // without case) becomes user@domain in lower case; a bare local name
 // ("root", "vpxuser") is kept as logged. The event's Message keeps what the
 // line said.
+//
+// It is idempotent, as CleanUser is: the form it gives is one it keeps
+// (lower-casing "VPXUSER:..." makes a prefix to strip, for example).
 func CanonicalUser(u string) string {
+	for range 8 {
+		c := canonicalOnce(u)
+		if c == u {
+			break
+		}
+		u = c
+	}
+	return u
+}
+
+func canonicalOnce(u string) string {
 	u = CleanUser(u)
 	if i := strings.IndexByte(u, '\\'); i > 0 && i < len(u)-1 && strings.IndexByte(u, '@') < 0 {
-		u = u[i+1:] + "@" + u[:i]
+		if user := trimBytes(u[i+1:], isQuote); user != "" {
+			u = user + "@" + trimBytes(u[:i], isQuote)
+		}
 	}
 	if strings.IndexByte(u, '@') <= 0 {
 		return u

@@ -177,3 +177,46 @@ func TestIsLoopbackFastPath(t *testing.T) {
 		}
 	}
 }
+
+// CleanUser is idempotent: one pass gives what two give. Before, a quoted
+// name inside the prefix kept a quote after one pass (`"bob` from
+// `"vpxuser:"bob""`) and lost it after a second, so that the same line
+// read as a syslog event (two passes) and as a vCenter event (one) named
+// two users.
+func TestCleanUserIdempotent(t *testing.T) {
+	for in, want := range map[string]string{
+		`root`:                                  `root`,
+		`"root"`:                                `root`,
+		`vpxuser`:                               `vpxuser`,
+		`vpxuser:`:                              `vpxuser:`,
+		`vpxuser:""`:                            `vpxuser:`,
+		`"vpxuser:"bob""`:                       `bob`,
+		`vpxuser:"VSPHERE.LOCAL\Administrator"`: `VSPHERE.LOCAL\Administrator`,
+		`vpxuser:vpxuser:x`:                     `x`,
+		`'alice'`:                               `alice`,
+		``:                                      ``,
+	} {
+		got := CleanUser(in)
+		if got != want {
+			t.Errorf("CleanUser(%q) = %q, want %q", in, got, want)
+		}
+		if again := CleanUser(got); again != got {
+			t.Errorf("CleanUser(CleanUser(%q)) = %q, not %q", in, again, got)
+		}
+	}
+}
+
+func FuzzCleanUser(f *testing.F) {
+	for _, s := range []string{`"vpxuser:"bob""`, `vpxuser:""`, `vpxuser:vpxuser:'x'`, `root`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, u string) {
+		once := CleanUser(u)
+		if twice := CleanUser(once); twice != once {
+			t.Fatalf("CleanUser(%q) = %q, again %q", u, once, twice)
+		}
+		if c := CanonicalUser(u); CanonicalUser(c) != c {
+			t.Fatalf("CanonicalUser(%q) = %q, again %q", u, c, CanonicalUser(c))
+		}
+	})
+}
