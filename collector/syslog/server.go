@@ -115,6 +115,9 @@ type Server struct {
 	tls   net.Listener
 	slots *slots
 	wg    sync.WaitGroup
+	// batches are the stream connections' buffers (stream.go), shared:
+	// an idle connection holds none.
+	batches sync.Pool
 	// binder is nil when host binding is off.
 	binder *hostBinder
 	// rejectLog and mismatchLog rate-limit the log lines about one source.
@@ -191,6 +194,7 @@ func New(cfg Config, logger *slog.Logger, health *Health, handle Handler) *Serve
 		slots:     newSlots(cfg.MaxConnections, cfg.MaxConnectionsPerSource, cfg.NewSourceReserve),
 		rejectLog: newLogLimiter(time.Minute, 4096, 100), mismatchLog: newLogLimiter(time.Minute, 4096, 100),
 		certCheck: time.Second}
+	s.batches.New = newStreamBatch
 	if cfg.HostBinding == HostBindingFlag || cfg.HostBinding == HostBindingEnforce {
 		s.binder = newHostBinder(cfg.MaxHostBindings)
 	}

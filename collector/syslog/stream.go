@@ -39,11 +39,12 @@ type streamMsg struct {
 	skippable        bool
 }
 
-var streamBatches = sync.Pool{New: func() any {
+func newStreamBatch() any {
 	return &streamBatch{buf: make([]byte, 0, streamBatchBytes+4096), msgs: make([]streamMsg, 0, streamBatchMessages)}
-}}
+}
 
 type stream struct {
+	pool *sync.Pool // the server's batches
 	h    SplitHandler
 	r    *receiver // the worker's
 	cur  *streamBatch
@@ -52,7 +53,7 @@ type stream struct {
 }
 
 func (s *Server) newStream(h SplitHandler, transport string, addr netip.Addr) *stream {
-	st := &stream{h: h, r: s.newReceiver(transport), q: make(chan *streamBatch, streamQueue), done: make(chan struct{})}
+	st := &stream{pool: &s.batches, h: h, r: s.newReceiver(transport), q: make(chan *streamBatch, streamQueue), done: make(chan struct{})}
 	st.r.src = addr
 	go st.work()
 	return st
@@ -62,7 +63,7 @@ func (s *Server) newStream(h SplitHandler, transport string, addr netip.Addr) *s
 // connection has nothing more buffered, so the batch goes now.
 func (st *stream) add(b []byte, idle bool) {
 	if st.cur == nil {
-		st.cur = streamBatches.Get().(*streamBatch)
+		st.cur = st.pool.Get().(*streamBatch)
 	}
 	bt := st.cur
 	start := len(bt.buf)
@@ -109,7 +110,7 @@ func (st *stream) work() {
 		}
 		bt.buf, bt.msgs = bt.buf[:0], bt.msgs[:0]
 		if cap(bt.buf) <= 4*streamBatchBytes { // not one that grew for a huge message
-			streamBatches.Put(bt)
+			st.pool.Put(bt)
 		}
 	}
 }

@@ -82,6 +82,11 @@ func Clean(v string, maxLen int) string {
 	if len(v) <= maxLen && printableASCII(v) {
 		return v // the common case: nothing to clean or cut
 	}
+	return clean(v, maxLen)
+}
+
+// clean is Clean without its fast path for printable ASCII.
+func clean(v string, maxLen int) string {
 	if !utf8.ValidString(v) {
 		v = strings.ToValidUTF8(v, "\uFFFD")
 	}

@@ -120,7 +120,12 @@ func trimLine(s string) string {
 		}
 		break
 	}
-	// strings.TrimLeft(s, " \t"), without building its set of bytes per call.
+	return trimLeftBlanks(s)
+}
+
+// trimLeftBlanks is strings.TrimLeft(s, " \t") without building its set of
+// bytes per call.
+func trimLeftBlanks(s string) string {
 	for len(s) > 0 && (s[0] == ' ' || s[0] == '\t') {
 		s = s[1:]
 	}

@@ -104,11 +104,10 @@ func New(o Options, sink audit.Sink) *Pipeline {
 // no split message waits for a continuation. host is the peeked sender; it
 // aliases line.
 func (p *Pipeline) Skip(line []byte) (host string, skip bool) {
-	pk, ok := logline.Peek(line)
-	if !ok || p.asm.Pending() > 0 {
+	if p.Holding() {
 		return "", false
 	}
-	return pk.Host, !p.cls.Candidate(pk.Program, pk.SDID, pk.Body)
+	return p.Skippable(line)
 }
 
 // Skippable is Skip without the reassembly check, which Holding makes
