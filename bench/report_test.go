@@ -32,7 +32,7 @@ const reportTarget = 2 * time.Second
 
 // reportJournalVersion names the generator: a cached journal of another
 // version is generated again.
-const reportJournalVersion = "v2"
+const reportJournalVersion = "v4"
 
 // benchJournal returns the directory of a journal holding n generated
 // events, all in the 30 days before the returned end time, and that end.

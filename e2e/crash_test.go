@@ -1,8 +1,8 @@
 package e2e
 
 import (
+	"context"
 	"crypto/tls"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,10 +21,11 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
-	_ "modernc.org/sqlite" // the database/sql driver "sqlite"
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
+	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/journal"
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/vcsim"
 )
 
@@ -158,7 +159,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 		// chunk, and the process killed once the joined login is stored.
 		deferred bool
 	)
-	var jr *sql.DB
+	var jr *journal.Journal
 	logTails := func() {
 		for _, r := range runs[max(0, len(runs)-2):] {
 			t.Logf("--- %s log:\n%s", r.p.name, r.p.tail())
@@ -187,7 +188,7 @@ func TestCrashExactlyOnce(t *testing.T) {
 			return err == nil && m.sum("vsphere_audit_vcenter_up", nil) == 1
 		})
 		if jr == nil {
-			jr = openJournalReader(t, filepath.Join(jdir, "journal.db"))
+			jr = openJournalReader(t, jdir)
 		}
 		if join {
 			postSSO()
@@ -563,47 +564,45 @@ func (s *crashSim) postSSOLogin(user, ip string) {
 
 // openJournalReader opens the exporter's journal read-only, beside the
 // exporter (WAL: a reader does not block the writer).
-func openJournalReader(t *testing.T, file string) *sql.DB {
+func openJournalReader(t *testing.T, dir string) *journal.Journal {
 	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+file+"?mode=ro&_pragma=busy_timeout(10000)")
+	j, err := journal.OpenReadOnly(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.SetMaxOpenConns(1)
-	t.Cleanup(func() { db.Close() })
-	return db
+	t.Cleanup(func() { j.Close() })
+	return j
 }
 
-func countStored(t *testing.T, db *sql.DB) int {
+// scanJournal calls fn for every stored event.
+func scanJournal(t *testing.T, j *journal.Journal, fn func(journal.Row)) {
 	t.Helper()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM events WHERE user LIKE 'crash-%'`).Scan(&n); err != nil {
+	if err := j.Scan(context.Background(), journal.Query{BySeq: true}, func(r journal.Row) error { fn(r); return nil }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func countStored(t *testing.T, j *journal.Journal) int {
+	t.Helper()
+	n := 0
+	scanJournal(t, j, func(r journal.Row) {
+		if strings.HasPrefix(r.Event.User, "crash-") {
+			n++
+		}
+	})
 	return n
 }
 
 // storedSSOLogins counts the stored logins by client address among those
 // of the starts' SSO halves (10.254.x.y).
-func storedSSOLogins(t *testing.T, db *sql.DB) map[string]int {
+func storedSSOLogins(t *testing.T, j *journal.Journal) map[string]int {
 	t.Helper()
-	rows, err := db.Query(`SELECT client_ip, count(*) FROM events WHERE kind = 'login' AND client_ip LIKE '10.254.%' GROUP BY client_ip`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
-		var ip string
-		var n int
-		if err := rows.Scan(&ip, &n); err != nil {
-			t.Fatal(err)
+	scanJournal(t, j, func(r journal.Row) {
+		if r.Event.Kind == audit.KindLogin && strings.HasPrefix(r.Event.ClientIP, "10.254.") {
+			out[r.Event.ClientIP]++
 		}
-		out[ip] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return out
 }
 
@@ -612,60 +611,35 @@ type storedRow struct {
 	timeNs                  int64
 }
 
-func storedPosted(t *testing.T, db *sql.DB) []storedRow {
+func storedPosted(t *testing.T, j *journal.Journal) []storedRow {
 	t.Helper()
-	rows, err := db.Query(`SELECT user, kind, client_ip, vm, coalesce(uid, ''), time_ns FROM events WHERE user LIKE 'crash-%'`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	var out []storedRow
-	for rows.Next() {
-		var r storedRow
-		if err := rows.Scan(&r.user, &r.kind, &r.ip, &r.vm, &r.uid, &r.timeNs); err != nil {
-			t.Fatal(err)
+	scanJournal(t, j, func(r journal.Row) {
+		e := &r.Event
+		if strings.HasPrefix(e.User, "crash-") {
+			out = append(out, storedRow{user: e.User, kind: string(e.Kind), ip: e.ClientIP, vm: e.VM, uid: journal.UID(e), timeNs: e.Time.UnixNano()})
 		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return out
 }
 
-func kindTotals(t *testing.T, db *sql.DB) map[string]int {
+func kindTotals(t *testing.T, j *journal.Journal) map[string]int {
 	t.Helper()
-	rows, err := db.Query(`SELECT kind, count(*) FROM events GROUP BY kind`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rows.Close()
 	out := map[string]int{}
-	for rows.Next() {
-		var k string
-		var n int
-		if err := rows.Scan(&k, &n); err != nil {
-			t.Fatal(err)
-		}
-		out[k] = n
-	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
+	scanJournal(t, j, func(r journal.Row) { out[string(r.Event.Kind)]++ })
 	return out
 }
 
 // journalCheckpoint is the creation time the journal's checkpoint of the
 // vCenter named name covers.
-func journalCheckpoint(t *testing.T, db *sql.DB, name string) (time.Time, bool) {
+func journalCheckpoint(t *testing.T, j *journal.Journal, name string) (time.Time, bool) {
 	t.Helper()
-	var data []byte
-	err := db.QueryRow(`SELECT data FROM checkpoints WHERE name = ?`, "vcenter:"+name).Scan(&data)
-	if err == sql.ErrNoRows {
-		return time.Time{}, false
-	}
+	data, err := j.Checkpoint("vcenter:" + name)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if data == nil {
+		return time.Time{}, false
 	}
 	var cp struct {
 		CreatedTime time.Time `json:"created_time"`

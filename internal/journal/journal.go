@@ -3,6 +3,10 @@
 // pure Go; WAL mode), so that "who logged in where, when, over the last 30
 // days" has an answer that survives restarts.
 //
+// Events are stored in blocks of up to 512 (block.go), one table row each:
+// a commit is one insert per block, not one per event, so that the journal
+// keeps up with ingest.
+//
 // The journal is a sink stage: Record queues an event, a writer goroutine
 // commits the queue in batches (a group commit every Options.BatchInterval
 // or Options.BatchEvents events), and only the events a commit actually
@@ -18,18 +22,14 @@
 package journal
 
 import (
-	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,11 +71,12 @@ type Options struct {
 
 // item is one thing for the writer: an event, a checkpoint, or a barrier.
 type item struct {
-	ev   audit.Event
-	kind itemKind
-	name string
-	data []byte
-	done chan error
+	ev    audit.Event
+	kind  itemKind
+	name  string
+	data  []byte // an event: encodeEvent's head and body; a checkpoint: its data
+	split int    // an event: the length of the head in data
+	done  chan error
 }
 
 type itemKind uint8
@@ -105,6 +106,13 @@ type Journal struct {
 	// enforceMu makes one retention pass at a time: two passes at once
 	// each drop the share of the excess they measured, together every row.
 	enforceMu sync.Mutex
+
+	// The writer's: the next sequence number, and the blocks it fills, a
+	// kind each.
+	nextSeq  int64
+	builders map[audit.Kind]*blockBuilder
+	// compactFrom is where the janitor's next merge of small blocks starts.
+	compactFrom int64
 }
 
 type jmetrics struct {
@@ -117,7 +125,7 @@ type jmetrics struct {
 
 // Open opens (or creates) the journal in o.Path and starts its writer.
 // Events it stores are passed to next (nil: none).
-func Open(o Options, next audit.Sink) (*Journal, error) {
+func Open(o Options, sink audit.Sink) (*Journal, error) {
 	if o.Path == "" {
 		return nil, errors.New("journal: no path")
 	}
@@ -139,8 +147,8 @@ func Open(o Options, next audit.Sink) (*Journal, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if next == nil {
-		next = audit.SinkFunc(func(audit.Event) {})
+	if sink == nil {
+		sink = audit.SinkFunc(func(audit.Event) {})
 	}
 	if err := os.MkdirAll(o.Path, 0o750); err != nil {
 		return nil, fmt.Errorf("journal: %w", err)
@@ -152,7 +160,12 @@ func Open(o Options, next audit.Sink) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	db.SetMaxOpenConns(1)
-	if err := migrate(db); err != nil {
+	if err := migrate(db, o.Logger, file); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("journal %s: %w", file, err)
+	}
+	next, err := nextSeq(db)
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("journal %s: %w", file, err)
 	}
@@ -163,7 +176,7 @@ func Open(o Options, next audit.Sink) (*Journal, error) {
 		return nil, fmt.Errorf("journal: %w", err)
 	}
 	rdb.SetMaxOpenConns(4)
-	j := &Journal{o: o, db: db, rdb: rdb, next: next, q: make(chan item, o.Queue), log: o.Logger, stop: make(chan struct{})}
+	j := &Journal{o: o, db: db, rdb: rdb, next: sink, q: make(chan item, o.Queue), log: o.Logger, stop: make(chan struct{}), nextSeq: next, builders: map[audit.Kind]*blockBuilder{}}
 	j.m = newMetrics(o.Registerer, j)
 	j.refreshStats()
 	j.wg.Add(2)
@@ -172,24 +185,33 @@ func Open(o Options, next audit.Sink) (*Journal, error) {
 	return j, nil
 }
 
+// formatVersion is the schema's version (PRAGMA user_version): 2 stores
+// events in blocks; 1 (a row per event, table events) is converted at Open.
+const formatVersion = 2
+
 const schema = `
-CREATE TABLE IF NOT EXISTS events (
-	seq       INTEGER PRIMARY KEY AUTOINCREMENT,
-	time_ns   INTEGER NOT NULL,
-	kind      TEXT NOT NULL,
-	source    TEXT NOT NULL,
-	host      TEXT NOT NULL,
-	user      TEXT NOT NULL,
-	client_ip TEXT NOT NULL,
-	method    TEXT NOT NULL,
-	vm        TEXT NOT NULL,
-	direct    INTEGER NOT NULL,
-	uid       TEXT,
-	data      TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS blocks (
+	seq0   INTEGER PRIMARY KEY, -- the first event's sequence number
+	seq1   INTEGER NOT NULL,    -- the last one's
+	kind   TEXT NOT NULL,       -- every event's
+	n      INTEGER NOT NULL,
+	min_ns INTEGER NOT NULL,    -- the events' times, Unix nanoseconds
+	max_ns INTEGER NOT NULL,
+	head   BLOB NOT NULL,
+	body   BLOB NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS events_uid ON events(uid) WHERE uid IS NOT NULL;
-CREATE INDEX IF NOT EXISTS events_time ON events(time_ns);
-CREATE INDEX IF NOT EXISTS events_kind_time ON events(kind, time_ns);
+CREATE INDEX IF NOT EXISTS blocks_min ON blocks(min_ns);
+CREATE INDEX IF NOT EXISTS blocks_max ON blocks(max_ns);
+CREATE INDEX IF NOT EXISTS blocks_kind_max ON blocks(kind, max_ns);
+CREATE INDEX IF NOT EXISTS blocks_seq1 ON blocks(seq1);
+CREATE TABLE IF NOT EXISTS uids (
+	uid     TEXT PRIMARY KEY,
+	time_ns INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (
+	name  TEXT PRIMARY KEY,
+	value INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
 	name       TEXT PRIMARY KEY,
 	data       BLOB NOT NULL,
@@ -201,7 +223,7 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 `
 
-func migrate(db *sql.DB) error {
+func migrate(db *sql.DB, log *slog.Logger, file string) error {
 	// auto_vacuum and the page size must be set before the first table
 	// exists. Large pages: a commit writes its dirty pages to the WAL one
 	// system call each, and that is most of its cost.
@@ -215,8 +237,35 @@ func migrate(db *sql.DB) error {
 	if _, err := db.Exec(`PRAGMA journal_mode = WAL`); err != nil {
 		return err
 	}
-	_, err := db.Exec(schema)
+	var version int
+	if err := db.QueryRow(`PRAGMA user_version`).Scan(&version); err != nil {
+		return err
+	}
+	if version > formatVersion {
+		return fmt.Errorf("the journal was written by a newer version (format %d; this one reads %d and older)", version, formatVersion)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		return err
+	}
+	if err := convertV1(db, log, file); err != nil {
+		return fmt.Errorf("converting the journal to format %d: %w", formatVersion, err)
+	}
+	_, err := db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, formatVersion))
 	return err
+}
+
+// nextSeq is the sequence number the next stored event gets: past every
+// number ever given, even to events retention has since dropped (an
+// outbox's cursor must not see a number twice).
+func nextSeq(db *sql.DB) (int64, error) {
+	var kept, stored sql.NullInt64
+	if err := db.QueryRow(`SELECT max(seq1) FROM blocks`).Scan(&stored); err != nil {
+		return 0, err
+	}
+	if err := db.QueryRow(`SELECT value FROM meta WHERE name = 'next_seq'`).Scan(&kept); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	return max(kept.Int64, stored.Int64+1, 1), nil
 }
 
 func newMetrics(reg prometheus.Registerer, j *Journal) *jmetrics {
@@ -228,13 +277,13 @@ func newMetrics(reg prometheus.Registerer, j *Journal) *jmetrics {
 		appended: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "appended_total", Help: "Audit events stored in the journal."}),
 		ignored:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "duplicates_total", Help: "Events the journal already held (a source read again after a restart), neither stored nor counted again."}),
 		errors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Subsystem: sub, Name: "errors_total",
-			Help: "Journal errors by operation (append, checkpoint, retention); the events of a failed append are still counted in metrics."}, []string{"op"}),
+			Help: "Journal errors by operation (append, checkpoint, retention, compaction); the events of a failed append are still counted in metrics."}, []string{"op"}),
 		write: prometheus.NewHistogram(prometheus.HistogramOpts{Namespace: ns, Subsystem: sub, Name: "commit_duration_seconds",
 			Help: "Time to commit one batch of events.", Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8)}),
 	}
 	m.queue = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: ns, Subsystem: sub, Name: "queue_length", Help: "Events waiting for the journal's writer."},
 		func() float64 { return float64(len(j.q)) })
-	for _, op := range []string{"append", "checkpoint", "retention"} {
+	for _, op := range []string{"append", "checkpoint", "retention", "compaction"} {
 		m.errors.WithLabelValues(op)
 	}
 	if reg != nil {
@@ -246,9 +295,10 @@ func newMetrics(reg prometheus.Registerer, j *Journal) *jmetrics {
 // Record implements audit.Sink: the event is queued for the next group
 // commit and passed on once stored.
 func (j *Journal) Record(e audit.Event) {
-	// Encoded here, on the caller's goroutine (the writer is one), without
-	// reflection (appendEvent): this is on the ingest path.
-	j.q <- item{ev: e, data: appendEvent(make([]byte, 0, 256+len(e.Message)), &e)}
+	// Encoded here, on the caller's goroutine (the writer is one): this is
+	// on the ingest path.
+	data, split := encodeEvent(make([]byte, 0, 96+len(e.Message)+len(e.Rule)), &e)
+	j.q <- item{ev: e, data: data, split: split}
 }
 
 // SaveCheckpoint stores a source's checkpoint after every event queued
@@ -391,98 +441,98 @@ type committed struct {
 	err    error
 }
 
-// rowsPerInsert is how many events one multi-row INSERT stores: one
-// statement per row costs the most of a commit in modernc's SQLite.
-const rowsPerInsert = 256
-
-const insertCols = `INSERT INTO events (time_ns, kind, source, host, user, client_ip, method, vm, direct, uid, data) VALUES `
-const insertRow = `(?,?,?,?,?,?,?,?,?,?,?)`
-
 // commit stores a batch in one transaction and reports which of its events
-// were stored.
+// were stored: all but those whose source id the journal already holds.
 func (j *Journal) commit(batch []item) ([]bool, error) {
 	start := time.Now()
 	stored := make([]bool, len(batch))
+	next := j.nextSeq
+	for _, bb := range j.builders {
+		bb.reset()
+	}
 	err := j.tx(func(tx *sql.Tx) error {
-		one, err := tx.Prepare(`INSERT OR IGNORE INTO events (time_ns, kind, source, host, user, client_ip, method, vm, direct, uid, data) VALUES ` + insertRow)
-		if err != nil {
-			return err
-		}
-		defer one.Close()
-		var many *sql.Stmt
-		var pending []int // batch indexes of events without a source id, waiting for a multi-row insert
-		args := make([]any, 0, rowsPerInsert*11)
-		flushMany := func(n int) error {
-			if n == 0 {
-				return nil
-			}
-			args = args[:0]
-			for _, i := range pending[:n] {
-				e := &batch[i].ev
-				args = append(args, e.Time.UnixNano(), string(e.Kind), e.Source, e.Host, e.User, e.ClientIP, e.Method, e.VM, e.Direct, nil, batch[i].data)
-			}
-			var err error
-			if n == rowsPerInsert {
-				if many == nil {
-					if many, err = tx.Prepare(insertCols + strings.TrimSuffix(strings.Repeat(insertRow+",", rowsPerInsert), ",")); err != nil {
-						return err
-					}
-				}
-				_, err = many.Exec(args...)
-			} else {
-				_, err = tx.Exec(insertCols+strings.TrimSuffix(strings.Repeat(insertRow+",", n), ","), args...)
-			}
-			if err != nil {
-				return err
-			}
-			for _, i := range pending[:n] {
-				stored[i] = true
-			}
-			pending = pending[n:]
-			return nil
-		}
+		var uid *sql.Stmt
 		defer func() {
-			if many != nil {
-				many.Close()
+			if uid != nil {
+				uid.Close()
 			}
 		}()
+		flushAll := func() error {
+			for _, bb := range j.builders {
+				if err := insertBlock(tx, bb); err != nil {
+					return err
+				}
+				bb.reset()
+			}
+			return nil
+		}
 		for i := range batch {
 			it := &batch[i]
 			switch it.kind {
 			case itemEvent:
-				e := &it.ev
-				uid := UID(e)
-				if uid == "" {
-					pending = append(pending, i)
-					if len(pending) == rowsPerInsert {
-						if err := flushMany(rowsPerInsert); err != nil {
+				if id := UID(&it.ev); id != "" {
+					if uid == nil {
+						var err error
+						if uid, err = tx.Prepare(`INSERT OR IGNORE INTO uids (uid, time_ns) VALUES (?,?)`); err != nil {
 							return err
 						}
 					}
-					continue
+					res, err := uid.Exec(id, it.ev.Time.UnixNano())
+					if err != nil {
+						return err
+					}
+					if n, _ := res.RowsAffected(); n == 0 {
+						continue // held already
+					}
 				}
-				res, err := one.Exec(e.Time.UnixNano(), string(e.Kind), e.Source, e.Host, e.User, e.ClientIP, e.Method, e.VM, e.Direct, uid, it.data)
-				if err != nil {
-					return err
+				bb := j.builders[it.ev.Kind]
+				if bb == nil {
+					if len(j.builders) >= maxBuilders {
+						// Kinds are a fixed vocabulary; this bounds the map
+						// against anything else.
+						if err := flushAll(); err != nil {
+							return err
+						}
+						clear(j.builders)
+					}
+					bb = &blockBuilder{kind: string(it.ev.Kind)}
+					j.builders[it.ev.Kind] = bb
 				}
-				n, _ := res.RowsAffected()
-				stored[i] = n == 1
+				bb.add(next, it.data[:it.split], it.data[it.split:])
+				next++
+				stored[i] = true
+				if bb.n == blockEvents {
+					if err := insertBlock(tx, bb); err != nil {
+						return err
+					}
+					bb.reset()
+				}
 			case itemCheckpoint:
-				// Everything before the checkpoint is stored first.
-				if err := flushMany(len(pending)); err != nil {
-					return err
-				}
 				if _, err := tx.Exec(`INSERT INTO checkpoints (name, data, updated_ns) VALUES (?,?,?) ON CONFLICT(name) DO UPDATE SET data = excluded.data, updated_ns = excluded.updated_ns`,
 					it.name, it.data, j.o.Now().UnixNano()); err != nil {
 					return err
 				}
 			}
 		}
-		return flushMany(len(pending))
+		if err := flushAll(); err != nil {
+			return err
+		}
+		if next == j.nextSeq {
+			return nil
+		}
+		_, err := tx.Exec(`INSERT INTO meta (name, value) VALUES ('next_seq', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, next)
+		return err
 	})
 	j.m.write.Observe(time.Since(start).Seconds())
-	return stored, err
+	if err != nil {
+		return stored, err
+	}
+	j.nextSeq = next
+	return stored, nil
 }
+
+// maxBuilders bounds the writer's blocks being filled (one per kind).
+const maxBuilders = 256
 
 // pass hands a committed batch's stored events on in order (an event whose
 // commit failed too: metrics and paging go on without the journal), and
@@ -548,7 +598,8 @@ func (j *Journal) fail(op string, err error) {
 	}
 }
 
-// janitor enforces retention and refreshes the size metrics every minute.
+// janitor enforces retention, merges small blocks and refreshes the size
+// metrics every minute.
 func (j *Journal) janitor() {
 	defer j.wg.Done()
 	t := time.NewTicker(time.Minute)
@@ -559,6 +610,9 @@ func (j *Journal) janitor() {
 		case <-j.stop:
 			return
 		case <-t.C:
+			if err := j.compact(); err != nil {
+				j.fail("compaction", err)
+			}
 			j.enforce()
 		}
 	}
@@ -569,7 +623,7 @@ func (j *Journal) enforce() {
 	j.enforceMu.Lock()
 	defer j.enforceMu.Unlock()
 	cut := j.o.Now().Add(-j.o.Retention).UnixNano()
-	if _, err := j.db.Exec(`DELETE FROM events WHERE time_ns < ?`, cut); err != nil {
+	if err := j.dropBefore(cut); err != nil {
 		j.fail("retention", err)
 	}
 	if j.o.MaxSize > 0 {
@@ -578,12 +632,16 @@ func (j *Journal) enforce() {
 			if size <= j.o.MaxSize {
 				break
 			}
-			// The oldest events in proportion to the excess, and a
+			// The oldest blocks, in proportion to the excess and a
 			// twentieth more, then give the pages back.
-			var rows int64
-			_ = j.db.QueryRow(`SELECT count(*) FROM events`).Scan(&rows)
-			drop := rows*(size-j.o.MaxSize)/size + rows/20 + 1
-			if _, err := j.db.Exec(`DELETE FROM events WHERE seq IN (SELECT seq FROM events ORDER BY time_ns LIMIT ?)`, drop); err != nil {
+			var blocks int64
+			_ = j.db.QueryRow(`SELECT count(*) FROM blocks`).Scan(&blocks)
+			drop := blocks*(size-j.o.MaxSize)/size + blocks/20 + 1
+			if _, err := j.db.Exec(`DELETE FROM blocks WHERE seq0 IN (SELECT seq0 FROM blocks INDEXED BY blocks_min ORDER BY min_ns LIMIT ?)`, drop); err != nil {
+				j.fail("retention", err)
+				break
+			}
+			if _, err := j.db.Exec(`DELETE FROM uids WHERE time_ns < (SELECT coalesce(min(min_ns), 9223372036854775807) FROM blocks)`); err != nil {
 				j.fail("retention", err)
 				break
 			}
@@ -599,6 +657,193 @@ func (j *Journal) enforce() {
 	j.refreshStats()
 }
 
+// dropBefore deletes the events older than cut: whole blocks, and the old
+// events of a block that also holds newer ones (rewritten without them).
+func (j *Journal) dropBefore(cut int64) error {
+	return j.tx(func(tx *sql.Tx) error {
+		if _, err := tx.Exec(`DELETE FROM blocks WHERE max_ns < ?`, cut); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(`DELETE FROM uids WHERE time_ns < ?`, cut); err != nil {
+			return err
+		}
+		type old struct {
+			seq0       int64
+			kind       string
+			head, body []byte
+		}
+		var olds []old
+		rows, err := tx.Query(`SELECT seq0, kind, head, body FROM blocks INDEXED BY blocks_min WHERE min_ns < ?`, cut)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var o old
+			if err := rows.Scan(&o.seq0, &o.kind, &o.head, &o.body); err != nil {
+				rows.Close()
+				return err
+			}
+			olds = append(olds, o)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		var bb blockBuilder
+		for _, o := range olds {
+			bb.reset()
+			bb.kind = o.kind
+			r := blockReader{head: o.head, body: o.body, seq0: o.seq0}
+			var h rawHead
+			for {
+				ok, err := r.nextHead(&h)
+				if err != nil {
+					return fmt.Errorf("block %d: %w", o.seq0, err)
+				}
+				if !ok {
+					break
+				}
+				body, err := r.skipBody()
+				if err != nil {
+					return fmt.Errorf("block %d: %w", o.seq0, err)
+				}
+				if h.ns >= cut {
+					bb.add(h.seq, h.record(o.head), body)
+				}
+			}
+			if _, err := tx.Exec(`DELETE FROM blocks WHERE seq0 = ?`, o.seq0); err != nil {
+				return err
+			}
+			if err := insertBlock(tx, &bb); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// insertBlock stores bb (nothing when it is empty).
+func insertBlock(tx *sql.Tx, bb *blockBuilder) error {
+	if bb.n == 0 {
+		return nil
+	}
+	_, err := tx.Exec(`INSERT INTO blocks (seq0, seq1, kind, n, min_ns, max_ns, head, body) VALUES (?,?,?,?,?,?,?,?)`,
+		bb.seq0, bb.seq1, bb.kind, bb.n, bb.minNs, bb.maxNs, bb.head, bb.body)
+	return err
+}
+
+// compact merges runs of small blocks of one kind that are neighbours in
+// that kind's sequence (a quiet farm commits a few events at a time, a
+// block each) into blocks of up to blockEvents, from where the last pass
+// ended.
+func (j *Journal) compact() error {
+	type meta struct {
+		seq0, n int64
+		kind    string
+	}
+	var blocks []meta
+	rows, err := j.db.Query(`SELECT seq0, n, kind FROM blocks WHERE seq0 >= ? ORDER BY kind, seq0`, j.compactFrom)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var m meta
+		if err := rows.Scan(&m.seq0, &m.n, &m.kind); err != nil {
+			rows.Close()
+			return err
+		}
+		blocks = append(blocks, m)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	// Runs of blocks under half full whose events fit one block.
+	var runs [][]int64
+	var run []int64
+	var total int64
+	kind := ""
+	from := int64(-1) // the next pass's start: the earliest last run of a kind
+	end := func() {
+		if len(run) > 1 {
+			runs = append(runs, run)
+		}
+		run, total = nil, 0
+	}
+	endKind := func() {
+		if len(run) > 0 && (from < 0 || run[0] < from) {
+			from = run[0]
+		}
+		end()
+	}
+	for _, b := range blocks {
+		if b.kind != kind {
+			endKind()
+			kind = b.kind
+		}
+		if b.n >= blockEvents/2 {
+			end()
+			continue
+		}
+		if total+b.n > blockEvents {
+			end()
+		}
+		run, total = append(run, b.seq0), total+b.n
+	}
+	endKind()
+	for _, r := range runs {
+		if err := j.tx(func(tx *sql.Tx) error { return mergeBlocks(tx, r) }); err != nil {
+			return err
+		}
+	}
+	// The next pass starts at the earliest run that may still grow, or
+	// after the newest block.
+	switch {
+	case from >= 0:
+		j.compactFrom = from
+	case len(blocks) > 0:
+		for _, b := range blocks {
+			j.compactFrom = max(j.compactFrom, b.seq0)
+		}
+	}
+	return nil
+}
+
+// mergeBlocks replaces the blocks whose first sequence numbers are seq0s
+// (neighbours of one kind, in order) by one.
+func mergeBlocks(tx *sql.Tx, seq0s []int64) error {
+	var bb blockBuilder
+	for _, s := range seq0s {
+		var head, body []byte
+		if err := tx.QueryRow(`SELECT kind, head, body FROM blocks WHERE seq0 = ?`, s).Scan(&bb.kind, &head, &body); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				continue // retention dropped it meanwhile
+			}
+			return err
+		}
+		r := blockReader{head: head, body: body, seq0: s}
+		var h rawHead
+		for {
+			ok, err := r.nextHead(&h)
+			if err != nil {
+				return fmt.Errorf("block %d: %w", s, err)
+			}
+			if !ok {
+				break
+			}
+			b, err := r.skipBody()
+			if err != nil {
+				return fmt.Errorf("block %d: %w", s, err)
+			}
+			bb.add(h.seq, h.record(head), b)
+		}
+		if _, err := tx.Exec(`DELETE FROM blocks WHERE seq0 = ?`, s); err != nil {
+			return err
+		}
+	}
+	return insertBlock(tx, &bb)
+}
+
 // size is the database's size in bytes: the pages in use (the WAL is
 // transient, checkpointed into the file).
 func (j *Journal) size() int64 {
@@ -612,7 +857,7 @@ func (j *Journal) size() int64 {
 func (j *Journal) refreshStats() {
 	var rows int64
 	var oldest sql.NullInt64
-	if err := j.rdb.QueryRow(`SELECT count(*), min(time_ns) FROM events`).Scan(&rows, &oldest); err == nil {
+	if err := j.rdb.QueryRow(`SELECT coalesce(sum(n), 0), min(min_ns) FROM blocks`).Scan(&rows, &oldest); err == nil {
 		j.m.rows.Set(float64(rows))
 		if oldest.Valid {
 			j.m.oldest.Set(float64(oldest.Int64) / 1e9)
@@ -623,240 +868,4 @@ func (j *Journal) refreshStats() {
 	if st, err := os.Stat(filepath.Join(j.o.Path, FileName)); err == nil {
 		j.m.bytes.Set(float64(st.Size()))
 	}
-}
-
-// Query selects events; zero fields select all.
-type Query struct {
-	Since, Until time.Time // [Since, Until)
-	User, Host   string
-	VM           string
-	Kinds        []audit.Kind
-	// Direct, when set, selects the direct logins (true) or every other
-	// event (false).
-	Direct *bool
-	// Columns, when set, makes Scan fill only these fields of the event
-	// (their JSON names; it may fill others): those the table keeps as
-	// columns (ColumnFields) from the columns, the others decoded from the
-	// stored event alone. Several times faster for large scans, and the
-	// stored event is not read at all when every field is a column.
-	Columns []string
-	// AfterSeq selects events stored after this sequence number (the outbox).
-	AfterSeq int64
-	// Limit and Offset page the result (Limit 0: all).
-	Limit, Offset int
-	// Desc orders newest first; the default is oldest first.
-	Desc bool
-	// BySeq orders by storage order instead of event time.
-	BySeq bool
-}
-
-// ColumnFields are the event fields the table keeps as columns (their
-// JSON names), which Query.Columns may name.
-var ColumnFields = []string{"time", "kind", "source", "host", "user", "client_ip", "method", "vm", "direct"}
-
-// Row is one stored event with its sequence number.
-type Row struct {
-	Seq   int64
-	Event audit.Event
-}
-
-func (q Query) where() (string, []any) {
-	var conds []string
-	var args []any
-	if !q.Since.IsZero() {
-		conds, args = append(conds, "time_ns >= ?"), append(args, q.Since.UnixNano())
-	}
-	if !q.Until.IsZero() {
-		conds, args = append(conds, "time_ns < ?"), append(args, q.Until.UnixNano())
-	}
-	if q.User != "" {
-		conds, args = append(conds, "user = ?"), append(args, q.User)
-	}
-	if q.Host != "" {
-		conds, args = append(conds, "host = ?"), append(args, q.Host)
-	}
-	if q.VM != "" {
-		conds, args = append(conds, "vm = ?"), append(args, q.VM)
-	}
-	if q.Direct != nil {
-		conds, args = append(conds, "direct = ?"), append(args, *q.Direct)
-	}
-	if q.AfterSeq > 0 {
-		conds, args = append(conds, "seq > ?"), append(args, q.AfterSeq)
-	}
-	if len(q.Kinds) > 0 {
-		ph := strings.TrimSuffix(strings.Repeat("?,", len(q.Kinds)), ",")
-		conds = append(conds, "kind IN ("+ph+")")
-		for _, k := range q.Kinds {
-			args = append(args, string(k))
-		}
-	}
-	if len(conds) == 0 {
-		return "", nil
-	}
-	return " WHERE " + strings.Join(conds, " AND "), args
-}
-
-// Scan calls fn for each event q selects, in order, until fn returns an error.
-func (j *Journal) Scan(ctx context.Context, q Query, fn func(Row) error) error {
-	where, args := q.where()
-	order := " ORDER BY time_ns, seq"
-	switch {
-	case q.BySeq:
-		order = " ORDER BY seq"
-	case q.Desc:
-		order = " ORDER BY time_ns DESC, seq DESC"
-	}
-	var r Row
-	var data []byte
-	var c struct {
-		ns                                       int64
-		kind, source, host, user, ip, method, vm string
-		direct                                   bool
-	}
-	cols, dest := "seq", []any{&r.Seq}
-	var set []func(*audit.Event) // the columns into the event
-	want := uint32(allFields)    // the fields decoded from the stored event
-	if len(q.Columns) > 0 {
-		want = 0
-		for _, f := range q.Columns {
-			col, p := f, any(nil)
-			var fill func(*audit.Event)
-			switch f {
-			case "time":
-				col, p, fill = "time_ns", &c.ns, func(e *audit.Event) { e.Time = time.Unix(0, c.ns).UTC() }
-			case "kind":
-				p, fill = &c.kind, func(e *audit.Event) { e.Kind = audit.Kind(c.kind) }
-			case "source":
-				p, fill = &c.source, func(e *audit.Event) { e.Source = c.source }
-			case "host":
-				p, fill = &c.host, func(e *audit.Event) { e.Host = c.host }
-			case "user":
-				p, fill = &c.user, func(e *audit.Event) { e.User = c.user }
-			case "client_ip":
-				p, fill = &c.ip, func(e *audit.Event) { e.ClientIP = c.ip }
-			case "method":
-				p, fill = &c.method, func(e *audit.Event) { e.Method = c.method }
-			case "vm":
-				p, fill = &c.vm, func(e *audit.Event) { e.VM = c.vm }
-			case "direct":
-				p, fill = &c.direct, func(e *audit.Event) { e.Direct = c.direct }
-			default:
-				m, ok := fieldMask([]string{f})
-				if !ok {
-					return fmt.Errorf("journal: %q is not a field of a stored event", f)
-				}
-				want |= m
-				continue
-			}
-			cols, dest, set = cols+", "+col, append(dest, p), append(set, fill)
-		}
-	}
-	if want != 0 {
-		cols, dest = cols+", data", append(dest, &data)
-	}
-	s := "SELECT " + cols + " FROM events" + where + order
-	if q.Limit > 0 {
-		s += fmt.Sprintf(" LIMIT %d OFFSET %d", q.Limit, q.Offset)
-	}
-	rows, err := j.rdb.QueryContext(ctx, s, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		if err := rows.Scan(dest...); err != nil {
-			return err
-		}
-		if want != 0 {
-			if err := decodeEvent(data, &r.Event, want); err != nil {
-				return fmt.Errorf("journal: event %d: %w", r.Seq, err)
-			}
-		}
-		for _, fill := range set {
-			fill(&r.Event)
-		}
-		if err := fn(r); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
-}
-
-// Count returns how many events q selects (Limit and Offset ignored).
-func (j *Journal) Count(ctx context.Context, q Query) (int64, error) {
-	where, args := q.where()
-	var n int64
-	err := j.rdb.QueryRowContext(ctx, "SELECT count(*) FROM events"+where, args...).Scan(&n)
-	return n, err
-}
-
-// Cursor returns a reader's persisted position (0 when none).
-func (j *Journal) Cursor(name string) (int64, error) {
-	var seq int64
-	err := j.rdb.QueryRow(`SELECT seq FROM cursors WHERE name = ?`, name).Scan(&seq)
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, nil
-	}
-	return seq, err
-}
-
-// SetCursor persists a reader's position.
-func (j *Journal) SetCursor(name string, seq int64) error {
-	_, err := j.db.Exec(`INSERT INTO cursors (name, seq) VALUES (?,?) ON CONFLICT(name) DO UPDATE SET seq = excluded.seq`, name, seq)
-	return err
-}
-
-// LastSeq is the sequence number of the newest stored event (0 when empty).
-func (j *Journal) LastSeq() (int64, error) {
-	var seq sql.NullInt64
-	err := j.rdb.QueryRow(`SELECT max(seq) FROM events`).Scan(&seq)
-	return seq.Int64, err
-}
-
-// Restore passes every stored event to sink (concurrently, in no
-// particular order: counters and last-seen gauges do not depend on it): the
-// counters of a restarted exporter start where the last one's stopped.
-func (j *Journal) Restore(ctx context.Context, sink audit.Sink) (int64, error) {
-	rows, err := j.rdb.QueryContext(ctx, `SELECT data FROM events`)
-	if err != nil {
-		return 0, err
-	}
-	defer rows.Close()
-	workers := max(1, runtime.GOMAXPROCS(0))
-	ch := make(chan []byte, 1024)
-	var wg sync.WaitGroup
-	var bad atomic.Int64
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for data := range ch {
-				var e audit.Event
-				if json.Unmarshal(data, &e) != nil {
-					bad.Add(1)
-					continue
-				}
-				sink.Record(e)
-			}
-		}()
-	}
-	var n int64
-	for rows.Next() {
-		var data []byte
-		if err = rows.Scan(&data); err != nil {
-			break
-		}
-		ch <- data
-		n++
-	}
-	close(ch)
-	wg.Wait()
-	if err == nil {
-		err = rows.Err()
-	}
-	if b := bad.Load(); err == nil && b > 0 {
-		err = fmt.Errorf("journal: %d unreadable events", b)
-	}
-	return n - bad.Load(), err
 }

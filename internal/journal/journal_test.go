@@ -166,7 +166,7 @@ func TestJournalErrorKeepsCounting(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Break the writer's database: every later commit fails.
-	j.db.Exec(`DROP TABLE events`)
+	j.db.Exec(`DROP TABLE blocks`)
 	for i := 0; i < 5; i++ {
 		j.Record(ev(i, audit.SourceSyslog))
 	}

@@ -33,12 +33,23 @@ func OpenReadOnly(path string) (*Journal, error) {
 	}
 	rdb.SetMaxOpenConns(4)
 	// A file that is not a journal fails here, not at the first query.
-	var n int
-	if err := rdb.QueryRow(`SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events'`).Scan(&n); err != nil || n != 1 {
+	var blocks, events, version int
+	err = rdb.QueryRow(`SELECT (SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'blocks'),
+		(SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'events')`).Scan(&blocks, &events)
+	if err == nil {
+		err = rdb.QueryRow(`PRAGMA user_version`).Scan(&version)
+	}
+	switch {
+	case err != nil:
+	case version > formatVersion:
+		err = fmt.Errorf("it was written by a newer version (format %d; this one reads %d and older)", version, formatVersion)
+	case blocks == 0 && events == 1:
+		err = fmt.Errorf("it is in the format of an earlier version: the exporter converts it when it next starts with --journal.path=%s", path)
+	case blocks == 0:
+		err = fmt.Errorf("it has no table of audit events")
+	}
+	if err != nil {
 		rdb.Close()
-		if err == nil {
-			err = fmt.Errorf("it has no events table")
-		}
 		return nil, fmt.Errorf("journal: %s is not a journal: %w", file, err)
 	}
 	q := make(chan item)
