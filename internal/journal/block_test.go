@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/vsphere-audit-exporter/vsphere-audit-exporter/internal/audit"
 )
@@ -225,6 +226,10 @@ func TestCompactMergesSmallBlocks(t *testing.T) {
 		}
 	}
 	j.Sync()
+	// Between the janitor's counts, the gauges follow the appends.
+	if got, oldest := testutil.ToFloat64(j.m.rows), testutil.ToFloat64(j.m.oldest); got != 1200 || oldest != float64(ev(0, "").Time.Unix()) {
+		t.Errorf("rows gauge %v, oldest %v after 1200 appends", got, oldest)
+	}
 	blocks := func() (n int) { j.rdb.QueryRow(`SELECT count(*) FROM blocks`).Scan(&n); return }
 	if b := blocks(); b != 400 {
 		t.Fatalf("%d blocks before merging, want 400 (one a commit)", b)

@@ -30,6 +30,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -113,6 +114,8 @@ type Journal struct {
 	builders map[audit.Kind]*blockBuilder
 	// compactFrom is where the janitor's next merge of small blocks starts.
 	compactFrom int64
+	// oldestNs is the oldest event's time (the gauge's, in nanoseconds).
+	oldestNs atomic.Int64
 }
 
 type jmetrics struct {
@@ -178,7 +181,8 @@ func Open(o Options, sink audit.Sink) (*Journal, error) {
 	rdb.SetMaxOpenConns(4)
 	j := &Journal{o: o, db: db, rdb: rdb, next: sink, q: make(chan item, o.Queue), log: o.Logger, stop: make(chan struct{}), nextSeq: next, builders: map[audit.Kind]*blockBuilder{}}
 	j.m = newMetrics(o.Registerer, j)
-	j.refreshStats()
+	// Retention once before the first event (and the gauges counted).
+	j.enforce()
 	j.wg.Add(2)
 	go j.writer()
 	go j.janitor()
@@ -552,6 +556,17 @@ func (j *Journal) pass(c committed) {
 				j.next.Record(it.ev)
 			case stored[i]:
 				j.m.appended.Inc()
+				// The janitor recounts every minute; between its passes the
+				// gauges follow the appends.
+				j.m.rows.Inc()
+				if ns := it.ev.Time.UnixNano(); ns > 0 {
+					for cur := j.oldestNs.Load(); cur == 0 || ns < cur; cur = j.oldestNs.Load() {
+						if j.oldestNs.CompareAndSwap(cur, ns) {
+							j.m.oldest.Set(float64(ns) / 1e9)
+							break
+						}
+					}
+				}
 				j.next.Record(it.ev)
 			default:
 				j.m.ignored.Inc()
@@ -604,7 +619,6 @@ func (j *Journal) janitor() {
 	defer j.wg.Done()
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
-	j.enforce()
 	for {
 		select {
 		case <-j.stop:
@@ -859,11 +873,8 @@ func (j *Journal) refreshStats() {
 	var oldest sql.NullInt64
 	if err := j.rdb.QueryRow(`SELECT coalesce(sum(n), 0), min(min_ns) FROM blocks`).Scan(&rows, &oldest); err == nil {
 		j.m.rows.Set(float64(rows))
-		if oldest.Valid {
-			j.m.oldest.Set(float64(oldest.Int64) / 1e9)
-		} else {
-			j.m.oldest.Set(0)
-		}
+		j.oldestNs.Store(oldest.Int64)
+		j.m.oldest.Set(float64(oldest.Int64) / 1e9)
 	}
 	if st, err := os.Stat(filepath.Join(j.o.Path, FileName)); err == nil {
 		j.m.bytes.Set(float64(st.Size()))
