@@ -17,7 +17,7 @@ LDFLAGS  := -X $(VERSION_PKG).Version=$(VERSION) -X $(VERSION_PKG).Revision=$(RE
 	-X $(VERSION_PKG).BuildUser=$(shell id -un 2>/dev/null)@$(shell hostname 2>/dev/null) -X $(VERSION_PKG).BuildDate=$(shell date -u +%Y%m%d-%H:%M:%S)
 STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
 # The core packages, also run under the race detector.
-RACE_PKGS := ./internal/pipeline ./internal/reassembly ./internal/dedup ./internal/detect ./internal/metrics ./internal/labels ./collector/syslog
+RACE_PKGS := ./internal/pipeline ./internal/reassembly ./internal/dedup ./internal/detect ./internal/metrics ./internal/labels ./collector/syslog ./internal/journal
 
 .PHONY: all build test deps vet lint cross race fmt-check unit fuzz promtool-check bench bench-profile clean
 

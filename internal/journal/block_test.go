@@ -449,3 +449,77 @@ func FuzzBlock(f *testing.F) {
 		}
 	})
 }
+
+// Readers see one snapshot while the writer appends and the janitor
+// merges blocks: every scan reads each event once, in sequence order, and
+// no fewer than the scan before it.
+func TestScanWhileWritingAndMerging(t *testing.T) {
+	j, err := Open(Options{Path: t.TempDir(), BatchEvents: 5, BatchInterval: time.Millisecond}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer j.Close()
+	const n = 2000
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < n; i++ {
+			e := ev(i%60, audit.SourceSyslog)
+			e.Kind = []audit.Kind{audit.KindLogin, audit.KindLogout, audit.KindConsoleOpened}[i%3]
+			j.Record(e)
+		}
+		j.Sync()
+	}()
+	merged := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-done:
+				merged <- j.compact()
+				return
+			default:
+			}
+			if err := j.compact(); err != nil {
+				merged <- err
+				return
+			}
+		}
+	}()
+	ctx := context.Background()
+	prev, scans := 0, 0
+	for finished := false; !finished; scans++ {
+		select {
+		case <-done:
+			finished = true
+		default:
+		}
+		var last int64
+		got := 0
+		err := j.Scan(ctx, Query{BySeq: true, Columns: []string{"kind"}}, func(r Row) error {
+			if r.Seq <= last {
+				return fmt.Errorf("seq %d after %d", r.Seq, last)
+			}
+			last = r.Seq
+			got++
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := j.Count(ctx, Query{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got < prev || c < int64(got) {
+			t.Fatalf("scan %d read %d events, the one before %d; count %d", scans, got, prev, c)
+		}
+		prev = got
+	}
+	if err := <-merged; err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := j.Count(ctx, Query{}); c != n || prev != n {
+		t.Fatalf("%d events stored, the last scan read %d, want %d", c, prev, n)
+	}
+	t.Logf("%d scans while writing and merging", scans)
+}
