@@ -42,7 +42,9 @@ const (
 var headFields = [...]string{"source", "host", "kind", "user", "client_ip", "method", "vm"}
 
 // bodyFields are the string fields a block's body holds, in the order of
-// their mask bits.
+// their mask bits: that order is the stored format, so a new field of
+// audit.Event goes at the end (blocks written before lack its bit and read
+// as they did). TestBlockKeepsEveryField fails on a field left out.
 var bodyFields = [...]struct {
 	name string
 	ptr  func(*audit.Event) *string
