@@ -55,12 +55,14 @@ unit:
 race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 $(RACE_PKGS)
 
-## fuzz: every fuzz target, for a bounded time (FUZZTIME each): parse-and-classify, quick filter, live skip, the journal's
+## fuzz: every fuzz target, for a bounded time (FUZZTIME each): parse-and-classify, the RFC 3164 fast path against
+## go-syslog, quick filter, live skip, the journal's
 ## block encoding (round trip, arbitrary bytes) and format-1 JSON decoder (against encoding/json), the TCP frame reader (both framings, random chunks), reassembly of
 ## interleaved hosts, dedup, the vCenter event mapping and checkpoint loading. scripts/fuzz.sh retries once a run
 ## that stopped only on Go 1.26's fuzz deadline race (golang/go#75804).
 fuzz:
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/pipeline FuzzParseClassify
+	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/logline FuzzParse3164Fast
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/detect FuzzQuickFilter
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/pipeline FuzzSkip
 	GO=$(GO) ./scripts/fuzz.sh $(FUZZTIME) ./internal/journal FuzzBlock

@@ -235,6 +235,13 @@ func (p *Parser) parse5424(s string, rec *Record) bool {
 }
 
 func (p *Parser) parse3164(s string, rec *Record) bool {
+	if h, ok := parse3164Fast(s); ok {
+		// Its timestamp is RFC 3339: no year to guess.
+		h.fill(s, rec)
+		rec.Format = "rfc3164"
+		stripColonlessPID(rec)
+		return true
+	}
 	m, err := p.p3164.Parse(p.bytesOf(s))
 	if err != nil || m == nil {
 		return false
@@ -269,13 +276,18 @@ func (p *Parser) parse3164(s string, rec *Record) bool {
 	rec.App = *msg.Appname
 	rec.PID = str(msg.ProcID)
 	rec.Body = *msg.Message
-	// A tag without its colon ("vpxd[51702] Event [...]", from rsyslog and
-	// syslog-ng relays): go-syslog leaves "51702] " in front of the message.
+	stripColonlessPID(rec)
+	rec.Format = "rfc3164"
+	return true
+}
+
+// stripColonlessPID: for a tag without its colon ("vpxd[51702] Event
+// [...]", from rsyslog and syslog-ng relays) go-syslog leaves "51702] " in
+// front of the message; take it off.
+func stripColonlessPID(rec *Record) {
 	if pid := rec.PID; pid != "" && strings.HasPrefix(rec.Body, pid) && strings.HasPrefix(rec.Body[len(pid):], "] ") {
 		rec.Body = rec.Body[len(pid)+2:]
 	}
-	rec.Format = "rfc3164"
-	return true
 }
 
 // parseNoPRI handles everything that does not start with a valid PRI: the
