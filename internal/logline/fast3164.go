@@ -101,12 +101,39 @@ func parse3164Fast(s string) (h header3164, ok bool) {
 		return h, false
 	}
 	h.msgStart = i
-	for ; i < len(s); i++ {
-		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
-			return h, false
+	return h, visible(s[i:])
+}
+
+// visible reports whether every byte of s is in go-syslog's visible set
+// (print 0x20-0x7e, tab and 0x80-0xff). It looks at eight bytes at a time
+// (the scan of the message was a tenth of a replay's parse otherwise):
+// a word with no byte below 0x20 and none equal to 0x7f is all visible;
+// a word with one is looked at byte by byte (a tab is visible).
+func visible(s string) bool {
+	const lo, hi = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		del := w ^ 0x7f*lo
+		// (x - n*lo) &^ x & hi is not zero when some byte of x is below n (n <= 0x80).
+		if (w-0x20*lo)&^w&hi == 0 && (del-lo)&^del&hi == 0 {
+			continue
+		}
+		if !visibleBytes(s[i : i+8]) {
+			return false
 		}
 	}
-	return h, true
+	return visibleBytes(s[i:])
+}
+
+func visibleBytes(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
 }
 
 func isHostByte(c byte) bool {
@@ -179,11 +206,28 @@ func rfc3339Stamp(s string) (t time.Time, n int, ok bool) {
 	default:
 		return t, 0, false
 	}
-	t = time.Date(year, time.Month(month), day, hour, min, sec, nsec, time.UTC)
-	if off != 0 {
-		t = t.Add(-time.Duration(off) * time.Second)
+	// time.Date's instant, without its normalization of out-of-range fields
+	// (there are none here).
+	unix := daysFromCivil(year, month, day)*86400 + int64(hour*3600+min*60+sec-off)
+	return time.Unix(unix, int64(nsec)).UTC(), i, true
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d of the
+// proleptic Gregorian calendar (H. Hinnant's days_from_civil).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
 	}
-	return t, i, true
+	era := y
+	if era < 0 {
+		era -= 399
+	}
+	era /= 400
+	yoe := y - era*400                     // [0, 399]
+	mp := (m + 9) % 12                     // March is 0
+	doy := (153*mp+2)/5 + d - 1            // [0, 365]
+	doe := yoe*365 + yoe/4 - yoe/100 + doy // [0, 146096]
+	return int64(era)*146097 + int64(doe) - 719468
 }
 
 // daysIn is the number of days of month m in year y.

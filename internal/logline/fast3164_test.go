@@ -135,6 +135,40 @@ func TestRFC3339StampMatchesTimeParse(t *testing.T) {
 // FuzzParse3164Fast: a line as given, and one built from a timestamp, a
 // host, a tag and a message (most random lines fail the PRI or the
 // timestamp, so the built one reaches the rest of the header).
+// daysFromCivil counts the days time.Date counts.
+func TestDaysFromCivil(t *testing.T) {
+	for y := 0; y <= 9999; y += 7 {
+		for m := 1; m <= 12; m++ {
+			for _, d := range []int{1, 28, daysIn(time.Month(m), y)} {
+				want := time.Date(y, time.Month(m), d, 0, 0, 0, 0, time.UTC).Unix() / 86400 // midnight: exact
+				if got := daysFromCivil(y, m, d); got != want {
+					t.Fatalf("daysFromCivil(%d, %d, %d) = %d, want %d", y, m, d, got, want)
+				}
+			}
+		}
+	}
+}
+
+// visible, eight bytes at a time, is visibleBytes byte by byte.
+func TestVisible(t *testing.T) {
+	for c := 0; c < 256; c++ {
+		for _, n := range []int{0, 1, 7, 8, 9, 15, 16, 17} {
+			for pos := 0; pos < n; pos++ {
+				b := []byte(strings.Repeat("a", n))
+				b[pos] = byte(c)
+				if got, want := visible(string(b)), visibleBytes(string(b)); got != want {
+					t.Fatalf("visible(%q) = %v, byte by byte %v", b, got, want)
+				}
+			}
+		}
+	}
+	for _, s := range []string{"", "\t\t\t\t\t\t\t\t\t", "é\xff\x80\x9f abcdefgh", "abcdefg\x00", "\x1f\x7f\x20\x7e\x21\xa0\xdf\x60\x40"} {
+		if got, want := visible(s), visibleBytes(s); got != want {
+			t.Errorf("visible(%q) = %v, byte by byte %v", s, got, want)
+		}
+	}
+}
+
 func FuzzParse3164Fast(f *testing.F) {
 	for _, s := range fast3164Lines {
 		f.Add(s, "2024-05-02T00:00:00.031Z", "esx01.lab.local", "Hostd[2099151]", "[Originator@6876 sub=x] y")
@@ -146,6 +180,9 @@ func FuzzParse3164Fast(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s, ts, host, tag, msg string) {
 		checkFast3164(t, p, s)
 		checkFast3164(t, p, "<13>"+ts+" "+host+" "+tag+": "+msg)
+		if visible(msg) != visibleBytes(msg) {
+			t.Errorf("visible(%q) = %v, byte by byte %v", msg, visible(msg), visibleBytes(msg))
+		}
 		for _, s := range []string{s, ts} {
 			if got, n, ok := rfc3339Stamp(s); ok {
 				want, err := time.Parse(time.RFC3339, s[:n])
