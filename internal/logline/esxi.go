@@ -6,7 +6,7 @@ import "strings"
 // the pre-8.0 repetition "info hostd[tid] ", the continuation marker "-->"
 // and the leading structured-data block(s) that ESXi 8 writes into the
 // message of an RFC 3164 frame.
-func finish(rec *Record) {
+func finish(rec *Record, pc *paramChunk) {
 	rec.Program = normalizeProgram(rec.App)
 	b := strings.TrimLeft(rec.Body, " ")
 	// Pre-8.0: "Hostd: info hostd[1053970] [Originator@6876 ...] text"
@@ -47,7 +47,7 @@ func finish(rec *Record) {
 		rec.Continuation = true
 		b = strings.TrimPrefix(b[1:], " ")
 	}
-	rec.Body = strings.TrimLeft(consumeSD(b, false, rec), " ")
+	rec.Body = strings.TrimLeft(consumeSD(b, false, rec, pc), " ")
 }
 
 func validTag(s string) bool {
@@ -157,9 +157,9 @@ func parseSDElement(s string, strict5424 bool, dst []Param) (id string, params [
 
 // consumeSD parses the structured-data elements at the start of s into rec
 // and returns what follows them.
-func consumeSD(s string, strict5424 bool, rec *Record) string {
+func consumeSD(s string, strict5424 bool, rec *Record, pc *paramChunk) string {
 	if len(s) > 0 && s[0] == '[' && rec.Params == nil {
-		rec.Params = make([]Param, 0, 4)
+		rec.Params = pc.take()
 	}
 	for len(s) > 0 && s[0] == '[' {
 		id, params, rest, ok := parseSDElement(s, strict5424, rec.Params)
@@ -173,4 +173,24 @@ func consumeSD(s string, strict5424 bool, rec *Record) string {
 		s = rest
 	}
 	return s
+}
+
+// paramsPerRecord is the room a record's Params start with.
+const paramsPerRecord = 4
+
+// paramChunk hands out the Params of records from allocations shared by
+// many records (most lines carry an SD block, and one allocation per line
+// was a tenth of the parse). Each record gets a window of its own whose
+// capacity ends where the next record's begins, so that an append past it
+// moves that record's Params to a new array instead of overwriting a
+// neighbour's.
+type paramChunk []Param
+
+func (c *paramChunk) take() []Param {
+	if cap(*c)-len(*c) < paramsPerRecord {
+		*c = make([]Param, 0, 64*paramsPerRecord)
+	}
+	n := len(*c)
+	*c = (*c)[:n+paramsPerRecord]
+	return (*c)[n : n : n+paramsPerRecord]
 }

@@ -36,6 +36,8 @@ type Parser struct {
 	opts  Options
 	p3164 syslog.Machine
 	p5424 syslog.Machine
+	// params is where records' Params come from.
+	params paramChunk
 }
 
 // NewParser returns a Parser with the given options.
@@ -90,7 +92,7 @@ func (p *Parser) Parse(line []byte) (Record, error) {
 				rest, _ := skipPRI(strings.Clone(view))
 				p.parseNoPRI(rest, &rec)
 			}
-			finish(&rec)
+			finish(&rec, &p.params)
 			if rec.Time.IsZero() {
 				rec.Time = p.opts.Now()
 			}
@@ -98,7 +100,7 @@ func (p *Parser) Parse(line []byte) (Record, error) {
 		}
 	}
 	p.parseNoPRI(strings.Clone(view), &rec)
-	finish(&rec)
+	finish(&rec, &p.params)
 	if rec.Time.IsZero() {
 		rec.Time = p.opts.Now()
 	}
@@ -401,7 +403,7 @@ func (p *Parser) lenientHeaderless5424(s string, rec *Record) bool {
 		rec.PID = procid
 	}
 	rec.Format = "rfc5424-nopri"
-	rec.Body = parseSDField(r3, rec)
+	rec.Body = parseSDField(r3, rec, &p.params)
 	return true
 }
 
@@ -426,11 +428,11 @@ func (p *Parser) lenient5424(s string, rec *Record) {
 
 // parseSDField consumes an RFC 5424 STRUCTURED-DATA field ("-" or one or more
 // elements) and returns the MSG that follows.
-func parseSDField(s string, rec *Record) string {
+func parseSDField(s string, rec *Record, pc *paramChunk) string {
 	if strings.HasPrefix(s, "-") {
 		return strings.TrimPrefix(s[1:], " ")
 	}
-	return strings.TrimPrefix(consumeSD(s, true, rec), " ")
+	return strings.TrimPrefix(consumeSD(s, true, rec, pc), " ")
 }
 
 // parseTag splits "app[pid]: msg" or "app: msg", and the colon-less

@@ -380,6 +380,37 @@ func TestParserReuseDoesNotLeak(t *testing.T) {
 	}
 }
 
+// Records of one Parser share the allocations their Params come from
+// (paramChunk): a record's Params stay its own, also when they grow past
+// their first window and when many records were parsed since.
+func TestParamsAreEachRecordsOwn(t *testing.T) {
+	p := NewParser(Options{Now: func() time.Time { return fixedNow }})
+	var recs []Record
+	for i := range 300 {
+		n := 1 + i%7 // up to 7 parameters: some outgrow the first window
+		var sd strings.Builder
+		for j := range n {
+			fmt.Fprintf(&sd, " k%d=v%d_%d", j, i, j)
+		}
+		rec, err := p.Parse([]byte(fmt.Sprintf("<166>2022-11-04T15:01:58.230Z esx%d Hostd[1]: [Originator@6876%s] text %d", i, sd.String(), i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	for i, rec := range recs {
+		n := 1 + i%7
+		if len(rec.Params) != n {
+			t.Fatalf("record %d: %d params, want %d: %+v", i, len(rec.Params), n, rec.Params)
+		}
+		for j, prm := range rec.Params {
+			if want := fmt.Sprintf("v%d_%d", i, j); prm.Key != fmt.Sprintf("k%d", j) || prm.Value != want {
+				t.Errorf("record %d param %d = %+v, want k%d=%s", i, j, prm, j, want)
+			}
+		}
+	}
+}
+
 // Timestamps that carry no zone are read in Options.Location; the result
 // is the same instant whatever the path.
 func TestParseLocation(t *testing.T) {
