@@ -285,6 +285,10 @@ func TestSeqNotReused(t *testing.T) {
 	if n, _ := j.Count(context.Background(), Query{}); n != 0 {
 		t.Fatalf("%d events kept", n)
 	}
+	j.enforce() // on an empty journal
+	if got := testutil.ToFloat64(j.m.errors.WithLabelValues("retention")); got != 0 {
+		t.Fatalf("%v retention errors", got)
+	}
 	j.Close()
 	j, err = Open(Options{Path: dir, Retention: time.Hour, Now: func() time.Time { return now }}, nil)
 	if err != nil {
@@ -555,5 +559,18 @@ func TestBlockKeepsEveryField(t *testing.T) {
 	e.Reporter, e.OpID = "", ""
 	if got != e {
 		t.Fatalf("read back %+v\nwant %+v\n(a new field of audit.Event goes at the end of bodyFields in block.go)", got, e)
+	}
+}
+
+// bodyValues reads the fields bodyFields names, in the same order.
+func TestBodyValuesMatchFields(t *testing.T) {
+	var e audit.Event
+	for i := range bodyFields {
+		*bodyFields[i].ptr(&e) = bodyFields[i].name
+	}
+	for i, v := range bodyValues(&e) {
+		if v != bodyFields[i].name {
+			t.Errorf("bodyValues[%d] = %q, want %q", i, v, bodyFields[i].name)
+		}
 	}
 }

@@ -8,8 +8,9 @@
 // keeps up with ingest.
 //
 // The journal is a sink stage: Record queues an event, a writer goroutine
-// commits the queue in batches (a group commit every Options.BatchInterval
-// or Options.BatchEvents events), and only the events a commit actually
+// commits the queue in batches (a group commit of what is queued, up to
+// Options.BatchEvents; a small batch waits up to Options.BatchInterval for
+// more), and only the events a commit actually
 // stored are passed on to the next sink (the metrics). An event that carries
 // a source id (a vCenter event's key) is stored once: the same event read
 // again after a crash is recognized and neither stored nor counted twice.
@@ -59,7 +60,9 @@ type Options struct {
 	// when set, drops the oldest events while the database is larger.
 	Retention time.Duration
 	MaxSize   int64
-	// BatchEvents and BatchInterval bound a group commit.
+	// BatchEvents bounds a group commit; BatchInterval is how long a
+	// batch smaller than lingerEvents waits for more before it commits
+	// (a larger one commits once the queue is empty).
 	BatchEvents   int
 	BatchInterval time.Duration
 	// Queue is how many events may wait for the writer; Record blocks
@@ -398,6 +401,8 @@ func (j *Journal) writer() {
 	batch := <-free
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	idle := time.NewTimer(time.Hour)
+	idle.Stop()
 	flush := func() {
 		if len(batch) > 0 {
 			stored, err := j.commit(batch)
@@ -416,7 +421,12 @@ func (j *Journal) writer() {
 			flush()
 			continue
 		}
-		// Gather a batch: up to BatchEvents, or what arrives within BatchInterval.
+		// Gather a batch: up to BatchEvents, while events keep coming
+		// (under load a batch fills, and commits are few). A batch of
+		// lingerEvents or more commits once the queue stays empty for
+		// idleGap (the end of a burst); a smaller one waits up to
+		// BatchInterval for more, so that a quiet farm does not commit
+		// every event alone.
 		timer.Reset(j.o.BatchInterval)
 	gather:
 		for len(batch) < j.o.BatchEvents {
@@ -429,7 +439,28 @@ func (j *Journal) writer() {
 				if it.kind != itemEvent {
 					break gather
 				}
+				continue
+			default:
+			}
+			var wait <-chan time.Time
+			if len(batch) >= lingerEvents {
+				idle.Reset(idleGap)
+				wait = idle.C
+			}
+			select {
+			case it, ok := <-j.q:
+				idle.Stop()
+				if !ok {
+					break gather
+				}
+				batch = append(batch, it)
+				if it.kind != itemEvent {
+					break gather
+				}
+			case <-wait:
+				break gather
 			case <-timer.C:
+				idle.Stop()
 				break gather
 			}
 		}
@@ -437,6 +468,13 @@ func (j *Journal) writer() {
 		flush()
 	}
 }
+
+// A batch of lingerEvents or more commits once no event came for idleGap;
+// a smaller one waits up to Options.BatchInterval (see writer).
+const (
+	lingerEvents = 128
+	idleGap      = 2 * time.Millisecond
+)
 
 // committed is a batch the writer committed (or failed to), for the passer.
 type committed struct {
@@ -518,14 +556,9 @@ func (j *Journal) commit(batch []item) ([]bool, error) {
 				}
 			}
 		}
-		if err := flushAll(); err != nil {
-			return err
-		}
-		if next == j.nextSeq {
-			return nil
-		}
-		_, err := tx.Exec(`INSERT INTO meta (name, value) VALUES ('next_seq', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value`, next)
-		return err
+		// The next sequence number is the newest block's next; meta keeps
+		// it only when retention deletes blocks (keepNextSeq).
+		return flushAll()
 	})
 	j.m.write.Observe(time.Since(start).Seconds())
 	if err != nil {
@@ -651,7 +684,14 @@ func (j *Journal) enforce() {
 			var blocks int64
 			_ = j.db.QueryRow(`SELECT count(*) FROM blocks`).Scan(&blocks)
 			drop := blocks*(size-j.o.MaxSize)/size + blocks/20 + 1
-			if _, err := j.db.Exec(`DELETE FROM blocks WHERE seq0 IN (SELECT seq0 FROM blocks INDEXED BY blocks_min ORDER BY min_ns LIMIT ?)`, drop); err != nil {
+			err := j.tx(func(tx *sql.Tx) error {
+				if err := keepNextSeq(tx); err != nil {
+					return err
+				}
+				_, err := tx.Exec(`DELETE FROM blocks WHERE seq0 IN (SELECT seq0 FROM blocks INDEXED BY blocks_min ORDER BY min_ns LIMIT ?)`, drop)
+				return err
+			})
+			if err != nil {
 				j.fail("retention", err)
 				break
 			}
@@ -675,6 +715,9 @@ func (j *Journal) enforce() {
 // events of a block that also holds newer ones (rewritten without them).
 func (j *Journal) dropBefore(cut int64) error {
 	return j.tx(func(tx *sql.Tx) error {
+		if err := keepNextSeq(tx); err != nil {
+			return err
+		}
 		if _, err := tx.Exec(`DELETE FROM blocks WHERE max_ns < ?`, cut); err != nil {
 			return err
 		}
@@ -734,6 +777,15 @@ func (j *Journal) dropBefore(cut int64) error {
 		}
 		return nil
 	})
+}
+
+// keepNextSeq records the next sequence number in meta before blocks are
+// deleted: the newest block may be among them, and its numbers must not
+// be given again.
+func keepNextSeq(tx *sql.Tx) error {
+	_, err := tx.Exec(`INSERT INTO meta (name, value) SELECT 'next_seq', coalesce(max(seq1), 0) + 1 FROM blocks WHERE true
+		ON CONFLICT(name) DO UPDATE SET value = max(value, excluded.value)`)
+	return err
 }
 
 // insertBlock stores bb (nothing when it is empty).
