@@ -280,8 +280,8 @@ func readStr(p *int, d []byte) ([]byte, bool) {
 }
 
 // fieldMasks are the head and body masks of the named fields (their JSON
-// names), false for a name that is not a stored field.
-func fieldMasks(names []string) (head uint32, body uint64, ok bool) {
+// names); bad is a name that is not a stored field ("" when none is).
+func fieldMasks(names []string) (head uint32, body uint64, bad string) {
 next:
 	for _, n := range names {
 		switch n {
@@ -307,9 +307,9 @@ next:
 				continue next
 			}
 		}
-		return 0, 0, false
+		return 0, 0, n
 	}
-	return head, body, true
+	return head, body, ""
 }
 
 // interner returns one copy of each distinct head value (hosts, users,

@@ -59,21 +59,9 @@ func convertV1(db *sql.DB, log *slog.Logger, file string) error {
 	}
 	// A page of rows at a time: the table may be large.
 	for {
-		var page []old
-		rows, err := tx.Query(`SELECT seq, coalesce(uid, ''), data FROM events WHERE seq > ? ORDER BY seq LIMIT 8192`, last)
+		page, err := queryAll(tx, func(r *sql.Rows, o *old) error { return r.Scan(&o.seq, &o.uid, &o.data) },
+			`SELECT seq, coalesce(uid, ''), data FROM events WHERE seq > ? ORDER BY seq LIMIT 8192`, last)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var o old
-			if err := rows.Scan(&o.seq, &o.uid, &o.data); err != nil {
-				rows.Close()
-				return err
-			}
-			page = append(page, o)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		if len(page) == 0 {

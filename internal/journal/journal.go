@@ -729,44 +729,17 @@ func (j *Journal) dropBefore(cut int64) error {
 			kind       string
 			head, body []byte
 		}
-		var olds []old
-		rows, err := tx.Query(`SELECT seq0, kind, head, body FROM blocks INDEXED BY blocks_min WHERE min_ns < ?`, cut)
+		olds, err := queryAll(tx, func(r *sql.Rows, o *old) error { return r.Scan(&o.seq0, &o.kind, &o.head, &o.body) },
+			`SELECT seq0, kind, head, body FROM blocks INDEXED BY blocks_min WHERE min_ns < ?`, cut)
 		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var o old
-			if err := rows.Scan(&o.seq0, &o.kind, &o.head, &o.body); err != nil {
-				rows.Close()
-				return err
-			}
-			olds = append(olds, o)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
 			return err
 		}
 		var bb blockBuilder
 		for _, o := range olds {
 			bb.reset()
 			bb.kind = o.kind
-			r := blockReader{head: o.head, body: o.body, seq0: o.seq0}
-			var h rawHead
-			for {
-				ok, err := r.nextHead(&h)
-				if err != nil {
-					return fmt.Errorf("block %d: %w", o.seq0, err)
-				}
-				if !ok {
-					break
-				}
-				body, err := r.skipBody()
-				if err != nil {
-					return fmt.Errorf("block %d: %w", o.seq0, err)
-				}
-				if h.ns >= cut {
-					bb.add(h.seq, h.record(o.head), body)
-				}
+			if err := copyEvents(&bb, o.seq0, o.head, o.body, func(h *rawHead) bool { return h.ns >= cut }); err != nil {
+				return err
 			}
 			if _, err := tx.Exec(`DELETE FROM blocks WHERE seq0 = ?`, o.seq0); err != nil {
 				return err
@@ -807,21 +780,9 @@ func (j *Journal) compact() error {
 		seq0, n int64
 		kind    string
 	}
-	var blocks []meta
-	rows, err := j.db.Query(`SELECT seq0, n, kind FROM blocks WHERE seq0 >= ? ORDER BY kind, seq0`, j.compactFrom)
+	blocks, err := queryAll(j.db, func(r *sql.Rows, m *meta) error { return r.Scan(&m.seq0, &m.n, &m.kind) },
+		`SELECT seq0, n, kind FROM blocks WHERE seq0 >= ? ORDER BY kind, seq0`, j.compactFrom)
 	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var m meta
-		if err := rows.Scan(&m.seq0, &m.n, &m.kind); err != nil {
-			rows.Close()
-			return err
-		}
-		blocks = append(blocks, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
 		return err
 	}
 	// Runs of blocks under half full whose events fit one block.
@@ -887,27 +848,57 @@ func mergeBlocks(tx *sql.Tx, seq0s []int64) error {
 			}
 			return err
 		}
-		r := blockReader{head: head, body: body, seq0: s}
-		var h rawHead
-		for {
-			ok, err := r.nextHead(&h)
-			if err != nil {
-				return fmt.Errorf("block %d: %w", s, err)
-			}
-			if !ok {
-				break
-			}
-			b, err := r.skipBody()
-			if err != nil {
-				return fmt.Errorf("block %d: %w", s, err)
-			}
-			bb.add(h.seq, h.record(head), b)
+		if err := copyEvents(&bb, s, head, body, nil); err != nil {
+			return err
 		}
 		if _, err := tx.Exec(`DELETE FROM blocks WHERE seq0 = ?`, s); err != nil {
 			return err
 		}
 	}
 	return insertBlock(tx, &bb)
+}
+
+// copyEvents adds the events of the stored block seq0 (its head and body)
+// that keep selects (nil: all) to bb, as they are stored.
+func copyEvents(bb *blockBuilder, seq0 int64, head, body []byte, keep func(*rawHead) bool) error {
+	r := blockReader{head: head, body: body, seq0: seq0}
+	var h rawHead
+	for {
+		ok, err := r.nextHead(&h)
+		if err != nil {
+			return fmt.Errorf("block %d: %w", seq0, err)
+		}
+		if !ok {
+			return nil
+		}
+		b, err := r.skipBody()
+		if err != nil {
+			return fmt.Errorf("block %d: %w", seq0, err)
+		}
+		if keep == nil || keep(&h) {
+			bb.add(h.seq, h.record(head), b)
+		}
+	}
+}
+
+// queryAll runs a query and returns its rows, each read by scan.
+func queryAll[T any](q interface {
+	Query(string, ...any) (*sql.Rows, error)
+}, scan func(*sql.Rows, *T) error, query string, args ...any) ([]T, error) {
+	rows, err := q.Query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
 }
 
 // size is the database's size in bytes: the pages in use (the WAL is

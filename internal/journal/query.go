@@ -124,20 +124,17 @@ func (f *filter) blocks(ctx context.Context, tx *sql.Tx) ([]blockMeta, error) {
 	if len(conds) > 0 {
 		s += " WHERE " + strings.Join(conds, " AND ")
 	}
-	rows, err := tx.QueryContext(ctx, s, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []blockMeta
-	for rows.Next() {
-		var b blockMeta
-		if err := rows.Scan(&b.seq0, &b.seq1, &b.n, &b.minNs, &b.maxNs); err != nil {
-			return nil, err
-		}
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return queryAll(ctxQuerier{ctx, tx}, func(r *sql.Rows, b *blockMeta) error { return r.Scan(&b.seq0, &b.seq1, &b.n, &b.minNs, &b.maxNs) }, s, args...)
+}
+
+// ctxQuerier is a transaction's queries under a context, for queryAll.
+type ctxQuerier struct {
+	ctx context.Context
+	tx  *sql.Tx
+}
+
+func (c ctxQuerier) Query(q string, args ...any) (*sql.Rows, error) {
+	return c.tx.QueryContext(c.ctx, q, args...)
 }
 
 // read runs fn in one read transaction: the blocks it lists and the blobs
@@ -196,13 +193,9 @@ type openBlock struct {
 func (j *Journal) Scan(ctx context.Context, q Query, fn func(Row) error) error {
 	keep, body := uint32(allHead), uint64(allBody)
 	if len(q.Columns) > 0 {
-		var ok bool
-		if keep, body, ok = fieldMasks(q.Columns); !ok {
-			for _, c := range q.Columns {
-				if _, _, ok := fieldMasks([]string{c}); !ok {
-					return fmt.Errorf("journal: %q is not a field of a stored event", c)
-				}
-			}
+		var bad string
+		if keep, body, bad = fieldMasks(q.Columns); bad != "" {
+			return fmt.Errorf("journal: %q is not a field of a stored event", bad)
 		}
 	}
 	o := byTime
@@ -434,11 +427,12 @@ func (j *Journal) Count(ctx context.Context, q Query) (int64, error) {
 			return err
 		}
 		var get *sql.Stmt
+		// A block wholly inside a selection by kind and range counts
+		// without being read.
+		byRange := f.onlyRange()
 		for i := range metas {
 			m := &metas[i]
-			// A block wholly inside a selection by kind and range counts
-			// without being read.
-			if f.onlyRange() && f.inside(m) {
+			if byRange && f.inside(m) {
 				total += m.n
 				continue
 			}
